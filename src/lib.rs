@@ -24,6 +24,7 @@ pub mod cert;
 pub mod config;
 pub mod crypto;
 pub mod hs;
+pub mod ids;
 pub mod linkspec;
 pub mod relaycell;
 pub mod safelog;
