@@ -135,6 +135,7 @@ pub fn client2(state: FastClientState, reply: &[u8]) -> Result<KeyGenerator, Fas
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::rngs::OsRng;
 

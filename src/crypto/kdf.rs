@@ -287,6 +287,7 @@ impl fmt::Debug for RelayKeys {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -296,6 +296,7 @@ pub fn client2(state: NtorClientState, reply: &[u8]) -> Result<KeyGenerator, Nto
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::rngs::OsRng;
 

@@ -108,7 +108,7 @@ impl NtorV3Extension {
                 )),
             },
             (NtorV3ExtType::SUBPROTO, ClientToRelay) => {
-                if body.len() % 2 != 0 {
+                if !body.len().is_multiple_of(2) {
                     return Err(DecodeError::invalid("SUBPROTO", "odd body length"));
                 }
                 let caps: Vec<SubprotoCap> = body
@@ -258,6 +258,7 @@ pub fn relay_reply_declining_cc(cm: &[u8], supported: &[SubprotoCap]) -> Result<
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
