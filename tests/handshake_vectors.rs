@@ -64,7 +64,10 @@ fn shake256_vectors() {
 
 #[test]
 fn ntor_vectors() {
-    for r in common::load("ntor.txt") {
+    let arti = common::load("ntor.txt");
+    let c_tor_ref = common::load("ntor_ref_py.txt");
+    assert_eq!((arti.len(), c_tor_ref.len()), (1, 3));
+    for r in arti.into_iter().chain(c_tor_ref) {
         let b = X25519Secret::from(r.hex_array::<32>("b"));
         let x = X25519Secret::from(r.hex_array::<32>("x"));
         let y = X25519Secret::from(r.hex_array::<32>("y"));
@@ -91,6 +94,9 @@ fn ntor_vectors() {
         assert_eq!(&c_kg.expand(keys.len()).unwrap()[..], &keys[..]);
         let s = s_kg.into_relay_keys().unwrap();
         assert_eq!(&s.tor1()[..], &keys[..72], "{}", r.at());
+        if keys.len() == 92 {
+            assert_eq!(&s.kh()[..], &keys[72..], "{}", r.at());
+        }
     }
 }
 
