@@ -338,7 +338,10 @@ fn reference_matches_ntor_vector() {
 
 #[test]
 fn reference_matches_ntor_v3_vector() {
-    for r in common::load("ntor_v3.txt") {
+    for r in common::load("ntor_v3.txt")
+        .into_iter()
+        .chain(common::load("ntor_v3_ref_py.txt"))
+    {
         let (b, x, y) = (r.hex_array("b"), r.hex_array("x"), r.hex_array("y"));
         let id: [u8; 32] = r.hex_array("ID");
         let (cm, sm, ver) = (r.hex("CM"), r.hex("SM"), r.hex("VER"));

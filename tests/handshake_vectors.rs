@@ -102,7 +102,10 @@ fn ntor_vectors() {
 
 #[test]
 fn ntor_v3_vectors() {
-    for r in common::load("ntor_v3.txt") {
+    let prop332 = common::load("ntor_v3.txt");
+    let c_tor_ref = common::load("ntor_v3_ref_py.txt");
+    assert_eq!((prop332.len(), c_tor_ref.len()), (1, 3));
+    for r in prop332.into_iter().chain(c_tor_ref) {
         let b = X25519Secret::from(r.hex_array::<32>("b"));
         let x = X25519Secret::from(r.hex_array::<32>("x"));
         let y = X25519Secret::from(r.hex_array::<32>("y"));
@@ -111,7 +114,6 @@ fn ntor_v3_vectors() {
         assert_eq!(X25519Public::from(&y).as_bytes(), &r.hex_array("Y"));
         let id = Ed25519Identity(r.hex_array("ID"));
         let (cm, sm, ver) = (r.hex("CM"), r.hex("SM"), r.hex("VER"));
-        assert_eq!(cm, b"hello world");
         let relay = ntor_v3::NtorV3SecretKey::new(id, b);
         let pk = relay.public();
 
@@ -135,6 +137,44 @@ fn ntor_v3_vectors() {
         assert_eq!(&s.tor1()[..], &ks[..72]);
         assert_eq!(&s.kh()[..], &ks[72..92]);
     }
+}
+
+/// The extension messages in the C tor reference vectors, and our relay's policy on them.
+#[test]
+fn ntor_v3_vector_extensions() {
+    use ntor_v3::ext::{relay_reply_declining_cc, Direction, ExtError, NtorV3Extensions};
+    use ntor_v3::ext::{NtorV3Extension, SubprotoCap};
+    let recs = common::load("ntor_v3_ref_py.txt");
+    let mut seen = 0;
+    for r in &recs {
+        assert_eq!(r.hex("VER"), ntor_v3::CIRCUIT_EXTEND_VERIFICATION);
+        let cm = NtorV3Extensions::decode(&r.hex("CM"), Direction::ClientToRelay).unwrap();
+        let sm = NtorV3Extensions::decode(&r.hex("SM"), Direction::RelayToClient).unwrap();
+        assert_eq!(cm.encode().unwrap(), r.hex("CM"));
+        assert_eq!(sm.encode().unwrap(), r.hex("SM"));
+        let policy = relay_reply_declining_cc(&r.hex("CM"), &[]);
+        match cm.0.as_slice() {
+            [] => {
+                assert_eq!(policy.unwrap(), vec![0]);
+                seen |= 1;
+            }
+            [NtorV3Extension::CcRequest] => {
+                assert_eq!(sm.cc_response(), Some(31));
+                assert_eq!(policy.unwrap(), vec![0]);
+                seen |= 2;
+            }
+            [NtorV3Extension::CcRequest, NtorV3Extension::SubprotoRequest(caps)] => {
+                assert_eq!(caps, &[SubprotoCap::RELAY_CGO]);
+                assert_eq!(
+                    policy.unwrap_err(),
+                    ExtError::UnsupportedSubprotocol(SubprotoCap::RELAY_CGO)
+                );
+                seen |= 4;
+            }
+            other => panic!("{}: unexpected CM {other:?}", r.at()),
+        }
+    }
+    assert_eq!(seen, 7);
 }
 
 #[test]
