@@ -15,3 +15,4 @@ pub mod ntor_v3;
 pub mod rsa;
 pub mod sendme;
 pub mod tor1;
+pub mod x509;
