@@ -9,6 +9,7 @@
 
 pub mod fast;
 pub mod kdf;
+pub mod keyfile;
 pub mod ll;
 pub mod ntor;
 pub mod ntor_v3;
