@@ -9,9 +9,11 @@
 
 pub mod fast;
 pub mod kdf;
+pub mod keyfile;
 pub mod ll;
 pub mod ntor;
 pub mod ntor_v3;
 pub mod rsa;
 pub mod sendme;
 pub mod tor1;
+pub mod x509;

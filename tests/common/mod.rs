@@ -136,3 +136,5 @@ pub fn parse(name: &str, text: &str) -> Vec<Record> {
 pub fn as_map(r: &Record) -> BTreeMap<String, String> {
     r.fields.iter().cloned().collect()
 }
+
+pub mod ctor;
