@@ -49,3 +49,6 @@ pub use opaque::{
 };
 pub use resolve::{Resolve, Resolved, ResolvedVal};
 pub use stream::{Begin, BeginDir, BeginFlags, Connected, Data, End, EndReason};
+
+#[cfg(test)]
+mod tests;
