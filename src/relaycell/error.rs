@@ -14,8 +14,9 @@ pub const DESTROY_REASON_INTERNAL: u8 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RelayMsgError {
     // ---- malformed input
-    /// The relay header's Length field is larger than the 498 bytes a v0 body can hold.
-    #[error("relay cell length field {len} exceeds {max}")]
+    /// The relay header's Length field is larger than the 498 bytes a v0 body can hold (or,
+    /// from `RelayCellBody::try_from`, a body is not 509 bytes long).
+    #[error("relay cell length {len} exceeds {max}")]
     BadLength {
         /// The Length field.
         len: u16,

@@ -56,6 +56,20 @@ impl Default for RelayCellBody {
     }
 }
 
+impl TryFrom<&[u8]> for RelayCellBody {
+    type Error = RelayMsgError;
+
+    /// Copies a 509-byte slice; any other length is [`RelayMsgError::BadLength`] with the
+    /// slice length (saturated to `u16::MAX`) as `len`.
+    fn try_from(b: &[u8]) -> Result<Self, Self::Error> {
+        let arr: [u8; RELAY_BODY_LEN] = b.try_into().map_err(|_| RelayMsgError::BadLength {
+            len: u16::try_from(b.len()).unwrap_or(u16::MAX),
+            max: RELAY_BODY_LEN,
+        })?;
+        Ok(RelayCellBody(arr))
+    }
+}
+
 impl RelayCellBody {
     /// The command byte.
     pub fn command(&self) -> RelayCmd {

@@ -319,3 +319,11 @@ fn padding_is_zeros_then_rng() {
     // 492 random bytes are not all zero.
     assert!(body.0[17..].iter().any(|&b| b != 0));
 }
+
+#[test]
+fn body_from_slice() {
+    assert!(RelayCellBody::try_from(&[0u8; 508][..]).is_err());
+    assert!(RelayCellBody::try_from(&[0u8; 510][..]).is_err());
+    let b = RelayCellBody::try_from(&[0u8; RELAY_BODY_LEN][..]).unwrap();
+    assert_eq!(b, RelayCellBody::default());
+}
