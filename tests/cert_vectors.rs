@@ -1,0 +1,365 @@
+//! Vector tests for `oniongate::cert` and `oniongate::crypto::rsa`: certificates captured
+//! from C tor (via Arti's test data), C tor's own unit-test keys and ed25519 vectors, and a
+//! C tor relay descriptor. Sources are named in each vector file's header.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use ed25519_dalek::VerifyingKey;
+use oniongate::cert::{
+    self, check_ntor_onion_key_crosscert, check_tap_onion_key_crosscert,
+    ed25519_from_curve25519_public, CertError, CertKeyType, CertType, Ed25519Cert, RsaCrosscert,
+};
+use oniongate::crypto::ll::X25519Public;
+use oniongate::crypto::rsa::{self, RsaError, RsaKeypair, RsaPublic};
+use oniongate::ids::{Ed25519Identity, RsaIdentity};
+use oniongate::wire::DecodeError;
+use sha1::{Digest as _, Sha1};
+
+fn at(secs: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    let s = s.trim_end_matches('=');
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(s)
+        .expect("base64")
+}
+
+fn vk(bytes: &[u8]) -> VerifyingKey {
+    VerifyingKey::from_bytes(bytes.try_into().expect("32 bytes")).expect("valid point")
+}
+
+/// Rebuilds a PEM object from a vector's joined base64 body, 64 columns as C tor writes.
+fn pem(label: &str, body: &str) -> String {
+    let mut s = format!("-----BEGIN {label}-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        s.push_str(std::str::from_utf8(chunk).expect("ascii"));
+        s.push('\n');
+    }
+    s.push_str(&format!("-----END {label}-----\n"));
+    s
+}
+
+#[test]
+fn arti_ed25519_and_crosscert_vectors() {
+    let mut seen = (0, 0, 0);
+    for r in common::load("cert_arti_testvec.txt") {
+        let bytes = r.hex("cert");
+        match r.str("kind") {
+            "ed25519" => {
+                seen.0 += 1;
+                let c = Ed25519Cert::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+                assert_eq!(c.encode().unwrap(), bytes, "{}", r.at());
+                let cert_type = CertType(r.hex("cert_type")[0]);
+                assert_eq!(c.peek().cert_type(), cert_type, "{}", r.at());
+                let given = r.get("signing_key").map(|_| vk(&r.hex("signing_key")));
+                let v = c
+                    .check_signature(given.as_ref())
+                    .unwrap_or_else(|e| panic!("{}: {e}", r.at()))
+                    .check_valid_at(at(r.str("valid_at").parse().unwrap()))
+                    .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+                assert_eq!(v.signing_key().as_bytes()[..], r.hex("signed_with")[..]);
+                let ck = v.cert().certified_key();
+                assert_eq!(
+                    ck.key_type(),
+                    CertKeyType(r.hex("key_type")[0]),
+                    "{}",
+                    r.at()
+                );
+                assert_eq!(
+                    v.cert().raw_certified_key()[..],
+                    r.hex("certified_key")[..],
+                    "{}",
+                    r.at()
+                );
+                assert_eq!(v.cert().expiry(), at(r.str("expiry").parse().unwrap()));
+                // One second after expiry it is refused.
+                let late = v.cert().expiry() + Duration::from_secs(1);
+                let again = Ed25519Cert::decode(&bytes).unwrap();
+                assert!(matches!(
+                    again
+                        .check_signature(given.as_ref())
+                        .unwrap()
+                        .check_valid_at(late),
+                    Err(CertError::Expired { .. })
+                ));
+            }
+            "rsa_crosscert" => {
+                seen.1 += 1;
+                let key = RsaPublic::from_der(&r.hex("rsa_key")).unwrap();
+                key.check_identity_size().unwrap();
+                assert_eq!(key.to_der(), r.hex("rsa_key"));
+                assert_eq!(key.fingerprint().0[..], r.hex("rsa_fingerprint")[..]);
+                let wrong = RsaPublic::from_der(&r.hex("wrong_rsa_key")).unwrap();
+                let c = RsaCrosscert::decode(&bytes).unwrap();
+                assert_eq!(c.peek().encode().unwrap(), bytes);
+                assert_eq!(
+                    c.peek().expiry_hours(),
+                    u32::from_be_bytes(r.hex_array("expiry_hours"))
+                );
+                assert_eq!(
+                    c.clone().check_signature(&wrong),
+                    Err(CertError::BadSignature),
+                    "{}",
+                    r.at()
+                );
+                let v = c
+                    .check_signature(&key)
+                    .unwrap()
+                    .check_valid_at(at(r.str("valid_at").parse().unwrap()))
+                    .unwrap();
+                assert_eq!(v.ed25519_key().0, r.hex_array::<32>("ed25519_key"));
+                let late = v.expiry() + Duration::from_secs(1);
+                assert!(matches!(
+                    RsaCrosscert::decode(&bytes)
+                        .unwrap()
+                        .check_signature(&key)
+                        .unwrap()
+                        .check_valid_at(late),
+                    Err(CertError::Expired { .. })
+                ));
+            }
+            "invalid" => {
+                seen.2 += 1;
+                let decoded = Ed25519Cert::decode(&bytes);
+                let err = match r.str("step") {
+                    "decode" => decoded.expect_err(&r.at()),
+                    "signature" => {
+                        let given = r.get("signing_key").map(|_| vk(&r.hex("signing_key")));
+                        decoded
+                            .unwrap()
+                            .check_signature(given.as_ref())
+                            .expect_err(&r.at())
+                    }
+                    "time" => decoded
+                        .unwrap()
+                        .check_signature(None)
+                        .unwrap()
+                        .check_valid_at(at(r.str("valid_at").parse().unwrap()))
+                        .expect_err(&r.at()),
+                    s => panic!("{}: unknown step {s}", r.at()),
+                };
+                let ok = match r.str("error") {
+                    "version" => matches!(err, CertError::UnsupportedVersion(3)),
+                    "malformed" => matches!(err, CertError::Malformed(_)),
+                    "critical_extension" => {
+                        matches!(err, CertError::UnrecognizedCriticalExtension(_))
+                    }
+                    "key_mismatch" => err == CertError::KeyMismatch,
+                    "missing_key" => err == CertError::MissingSigningKey,
+                    "expired" => matches!(err, CertError::Expired { .. }),
+                    e => panic!("{}: unknown error kind {e}", r.at()),
+                };
+                assert!(ok, "{}: got {err:?}", r.at());
+            }
+            k => panic!("{}: unknown kind {k}", r.at()),
+        }
+    }
+    assert_eq!(seen, (2, 1, 6));
+}
+
+#[test]
+fn ctor_test_data_rsa_keys() {
+    let records = common::load("rsa_ctor_test_data.txt");
+    assert_eq!(records.len(), 3);
+    for r in records {
+        let sk = RsaKeypair::from_pem(&pem("RSA PRIVATE KEY", r.str("signing_private_pem")))
+            .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+        let spk = RsaPublic::from_pem(&pem("RSA PUBLIC KEY", r.str("signing_public_pem"))).unwrap();
+        assert_eq!(sk.public(), spk, "{}", r.at());
+        spk.check_identity_size().unwrap();
+        assert!(spk.exponent_is(65537));
+        // PEM written by us is byte-identical to C tor's.
+        assert_eq!(
+            spk.to_pem(),
+            pem("RSA PUBLIC KEY", r.str("signing_public_pem"))
+        );
+        assert_eq!(
+            *sk.to_pem().unwrap(),
+            pem("RSA PRIVATE KEY", r.str("signing_private_pem")),
+            "{}",
+            r.at()
+        );
+        if let Some(d) = r.get("signing_key_sha1") {
+            assert_eq!(spk.fingerprint().to_hex().to_lowercase(), d);
+        }
+        let idk =
+            RsaPublic::from_pem(&pem("RSA PUBLIC KEY", r.str("identity_public_pem"))).unwrap();
+        assert_eq!(idk.bits(), 3072);
+        assert_eq!(
+            idk.check_identity_size(),
+            Err(RsaError::WrongSize { bits: 3072 })
+        );
+        let fp = idk.fingerprint();
+        assert_eq!(fp.0[..], r.hex("identity_fingerprint")[..], "{}", r.at());
+        // dir-key-crosscert: deterministic prefixless signature by the signing key.
+        let cc = b64(r.str("crosscert_sig"));
+        assert_eq!(sk.sign(&fp.0).unwrap(), cc, "{}", r.at());
+        spk.verify(&fp.0, &cc).unwrap();
+        assert_eq!(spk.verify(&fp.0[..19], &cc), Err(RsaError::BadSignature));
+        // dir-key-certification: 3072-bit identity over SHA1 of the certificate text.
+        let digest = Sha1::digest(r.hex("certified_text_hex"));
+        idk.verify(&digest, &b64(r.str("certification_sig")))
+            .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+    }
+}
+
+#[test]
+fn curve25519_to_ed25519_vectors() {
+    let records = common::load("cert_curve25519_to_ed25519.txt");
+    assert_eq!(records.len(), 10);
+    for r in records {
+        let ed: [u8; 32] = r.hex_array("ed25519_public");
+        let cu = X25519Public::from(r.hex_array::<32>("curve25519_public"));
+        let bit = ed[31] >> 7;
+        let got = ed25519_from_curve25519_public(&cu, bit).unwrap();
+        assert_eq!(got.to_bytes(), ed, "{}", r.at());
+        // The seed's own public key is the same point.
+        let sk = ed25519_dalek::SigningKey::from_bytes(&r.hex_array("ed25519_seed"));
+        assert_eq!(sk.verifying_key().to_bytes(), ed, "{}", r.at());
+        // The other sign bit gives the negated point, never the same key.
+        if let Ok(other) = ed25519_from_curve25519_public(&cu, bit ^ 1) {
+            assert_ne!(other.to_bytes(), ed);
+        }
+    }
+}
+
+#[test]
+fn relay_descriptor_certs() {
+    let records = common::load("cert_descriptors.txt");
+    let r = &records[0];
+    assert_eq!(r.str("name"), "routerdesc1");
+    let now = at(r.str("valid_at").parse().unwrap());
+
+    // RSA identity (signing-key), its fingerprint in both forms.
+    let id_pem = pem("RSA PUBLIC KEY", r.str("signing_key_pem"));
+    let id = RsaPublic::from_pem(&id_pem).unwrap();
+    id.check_identity_size().unwrap();
+    assert_eq!(id.to_pem(), id_pem);
+    let fp = id.fingerprint();
+    assert_eq!(rsa::spaced_fingerprint(&fp), r.str("fingerprint"));
+    assert_eq!(
+        rsa::parse_spaced_fingerprint(r.str("fingerprint")),
+        Some(fp)
+    );
+
+    // router-signature: prefixless RSA over SHA1 of the text through "router-signature\n".
+    let digest = Sha1::digest(r.hex("signed_text_hex"));
+    id.verify(&digest, &b64(r.str("router_signature"))).unwrap();
+    assert_eq!(
+        &id.recover(&b64(r.str("router_signature"))).unwrap()[..],
+        &digest[..]
+    );
+
+    // identity-ed25519 (type 04, signed by the master key in its extension).
+    let master = Ed25519Identity::from_base64(r.str("master_key")).unwrap();
+    let id_cert_bytes = b64(r.str("identity_cert"));
+    let c = Ed25519Cert::decode(&id_cert_bytes).unwrap();
+    assert_eq!(c.encode().unwrap(), id_cert_bytes);
+    assert_eq!(c.peek().included_signing_key(), Some(master));
+    let v = c
+        .check_signature(Some(&vk(&master.0)))
+        .unwrap()
+        .check_valid_at(now)
+        .unwrap();
+    assert_eq!(v.cert().cert_type(), CertType::IDENTITY_V_SIGNING);
+    // The armored form round-trips through our PEM writer.
+    let armored = v.cert().encode_pem().unwrap();
+    assert_eq!(
+        Ed25519Cert::decode_pem(&armored).unwrap().encode().unwrap(),
+        id_cert_bytes
+    );
+    assert_eq!(armored, pem("ED25519 CERT", r.str("identity_cert")));
+
+    // ntor-onion-key-crosscert (type 0A), certifying the master key.
+    let ntor = X25519Public::from(<[u8; 32]>::try_from(b64(r.str("ntor_onion_key"))).unwrap());
+    let bit: u8 = r.str("ntor_sign_bit").parse().unwrap();
+    let ntor_cc = b64(r.str("ntor_crosscert"));
+    let v = check_ntor_onion_key_crosscert(&ntor_cc, &ntor, bit, &master, now).unwrap();
+    assert_eq!(v.cert().encode().unwrap(), ntor_cc);
+    assert!(check_ntor_onion_key_crosscert(&ntor_cc, &ntor, bit ^ 1, &master, now).is_err());
+
+    // onion-key-crosscert: TAP key over SHA1(DER(identity)) | master key.
+    let tap = RsaPublic::from_pem(&pem("RSA PUBLIC KEY", r.str("onion_key_pem"))).unwrap();
+    let tap_cc = b64(r.str("onion_key_crosscert"));
+    check_tap_onion_key_crosscert(&tap_cc, &tap, &fp, &master).unwrap();
+    assert_eq!(
+        check_tap_onion_key_crosscert(&tap_cc, &tap, &RsaIdentity([1; 20]), &master),
+        Err(CertError::BadSignature)
+    );
+    assert_eq!(
+        check_tap_onion_key_crosscert(&tap_cc, &id, &fp, &master),
+        Err(CertError::BadSignature)
+    );
+
+    // Onion-service descriptor signing key cert (type 08, blinded key in its extension).
+    let r = &records[1];
+    assert_eq!(r.str("name"), "hsdesc1");
+    let hs = b64(r.str("hs_signing_cert"));
+    let c = Ed25519Cert::decode(&hs).unwrap();
+    assert_eq!(c.encode().unwrap(), hs);
+    assert_eq!(c.peek().cert_type(), CertType::HS_BLINDED_ID_V_SIGNING);
+    let v = c
+        .check_signature(None)
+        .unwrap()
+        .check_valid_at(at(r.str("valid_at").parse().unwrap()))
+        .unwrap();
+    assert_eq!(
+        Some(Ed25519Identity(v.signing_key().to_bytes())),
+        v.cert().included_signing_key()
+    );
+}
+
+#[test]
+fn malformed_variants_fail_with_the_right_kind() {
+    let base = Ed25519Cert::decode(
+        &b64("AQQABxOlAb3Hdq5p+lCMYbZaNNBJr5/T/Bt2b3R40y5ueIuxe8LEAQAgBAAJVON/Wh5ovrXqEf7X5S9hnw6CTAXfPtQwhO8nObmvsITK79GLZMVmqV11C4/ckeybf0n2f20GqAkLzzzo38QPGcxPQvxxmP1MRIKZqU5JOvr0ZAo5fUnCSWcPh2kgwgE="),
+    )
+    .unwrap()
+    .encode()
+    .unwrap();
+    // Two signed-with-key extensions: C tor refuses.
+    let mut dup = base[..40].to_vec();
+    dup[39] = 2; // N_EXTENSIONS
+    dup.extend_from_slice(&base[40..76]);
+    dup.extend_from_slice(&base[40..76]);
+    dup.extend_from_slice(&base[76..]);
+    assert!(matches!(
+        Ed25519Cert::decode(&dup),
+        Err(CertError::Malformed(DecodeError::Invalid { .. }))
+    ));
+    // An extension that runs past the end.
+    let mut trunc = base[..40].to_vec();
+    trunc.extend_from_slice(&[0x01, 0x00, 0x05, 0x00]);
+    assert!(matches!(
+        Ed25519Cert::decode(&trunc),
+        Err(CertError::Malformed(DecodeError::Truncated { .. }))
+    ));
+    // Unknown extension without the flag survives a round trip; the cert still verifies
+    // only if re-signed, so just check decoding.
+    let mut unk = base[..40].to_vec();
+    unk[39] = 2;
+    unk.extend_from_slice(&base[40..76]);
+    unk.extend_from_slice(&[0x00, 0x02, 0x77, 0x02, 0xab, 0xcd]);
+    unk.extend_from_slice(&base[76..]);
+    let c = Ed25519Cert::decode(&unk).unwrap();
+    assert_eq!(c.encode().unwrap(), unk);
+    assert_eq!(c.check_signature(None), Err(CertError::BadSignature));
+    // Key type 01 in a type-05 certificate means an X.509 digest (cert-spec A.4).
+    let mut t5 = base.clone();
+    t5[1] = 5;
+    let c = Ed25519Cert::decode(&t5).unwrap();
+    assert_eq!(
+        c.peek().certified_key().key_type(),
+        CertKeyType::SHA256_OF_X509
+    );
+    assert!(matches!(
+        c.peek().certified_ed25519(),
+        Err(CertError::WrongKeyType { .. })
+    ));
+    assert!(cert::Ed25519Cert::decode_pem("not a cert").is_err());
+}
