@@ -176,6 +176,7 @@ fn is_expired(expiry_hours: u32, now: SystemTime) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -2,6 +2,8 @@
 //! from C tor (via Arti's test data), C tor's own unit-test keys and ed25519 vectors, and a
 //! C tor relay descriptor. Sources are named in each vector file's header.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, SystemTime};

@@ -90,6 +90,7 @@ pub fn decode(label: &'static str, text: &str) -> Result<Vec<u8>, ArmorError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -121,6 +121,7 @@ impl Ed25519CertBuilder {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::cert::time_from_expiry_hours;
     use crate::cert::ExtType;

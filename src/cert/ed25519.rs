@@ -413,6 +413,7 @@ impl VerifiedEd25519Cert {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     // CERTS type 4 from a chutney network (Arti tor-cert tests/testvec_certs.rs).

@@ -182,6 +182,7 @@ pub fn check_tap_onion_key_crosscert(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::cert::time_from_expiry_hours;
 

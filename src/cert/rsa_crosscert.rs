@@ -156,6 +156,7 @@ impl SigCheckedRsaCrosscert {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::SeedableRng;
 

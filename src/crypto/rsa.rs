@@ -301,6 +301,7 @@ pub fn parse_spaced_fingerprint(s: &str) -> Option<RsaIdentity> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::SeedableRng;
 
