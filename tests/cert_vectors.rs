@@ -365,3 +365,128 @@ fn malformed_variants_fail_with_the_right_kind() {
     ));
     assert!(cert::Ed25519Cert::decode_pem("not a cert").is_err());
 }
+
+mod props {
+    use super::*;
+    use oniongate::cert::armor;
+    use proptest::prelude::*;
+
+    /// A structurally valid certificate: random fields, random extensions (no critical
+    /// unknown ones, at most one signed-with-key), random signature.
+    fn arb_cert_bytes() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<u8>(),
+            any::<u32>(),
+            any::<u8>(),
+            any::<[u8; 32]>(),
+            proptest::option::of(any::<[u8; 32]>()),
+            proptest::collection::vec(
+                (
+                    5u8..=255,
+                    any::<u8>(),
+                    proptest::collection::vec(any::<u8>(), 0..48),
+                ),
+                0..4,
+            ),
+            proptest::collection::vec(any::<u8>(), 64),
+        )
+            .prop_map(|(ct, exp, kt, key, signer, exts, sig)| {
+                let mut v = vec![1, ct];
+                v.extend_from_slice(&exp.to_be_bytes());
+                v.push(kt);
+                v.extend_from_slice(&key);
+                v.push(u8::try_from(exts.len() + usize::from(signer.is_some())).unwrap());
+                if let Some(k) = signer {
+                    v.extend_from_slice(&[0, 32, 4, 0]);
+                    v.extend_from_slice(&k);
+                }
+                for (t, flags, data) in exts {
+                    v.extend_from_slice(&u16::try_from(data.len()).unwrap().to_be_bytes());
+                    v.push(t);
+                    v.push(flags & !1);
+                    v.extend_from_slice(&data);
+                }
+                v.extend_from_slice(&sig);
+                v
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn cert_round_trip(bytes in arb_cert_bytes()) {
+            let c = Ed25519Cert::decode(&bytes).unwrap();
+            prop_assert_eq!(c.encode().unwrap(), bytes.clone());
+            let pem = c.peek().encode_pem().unwrap();
+            prop_assert_eq!(Ed25519Cert::decode_pem(&pem).unwrap().encode().unwrap(), bytes.clone());
+            // A bad signature is reported as such, never as a panic.
+            let _ = c.check_signature(None);
+        }
+
+        #[test]
+        fn cert_truncations_and_mutations_never_panic(
+            bytes in arb_cert_bytes(),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<(prop::sample::Index, u8)>(),
+        ) {
+            let n = cut.index(bytes.len());
+            prop_assert!(Ed25519Cert::decode(&bytes[..n]).is_err());
+            let mut m = bytes.clone();
+            let i = flip.0.index(m.len());
+            m[i] ^= flip.1 | 1;
+            if let Ok(c) = Ed25519Cert::decode(&m) {
+                prop_assert_eq!(c.encode().unwrap(), m.clone());
+                let _ = c.check_signature(None).map(|s| s.check_valid_at(SystemTime::UNIX_EPOCH));
+            }
+        }
+
+        #[test]
+        fn garbage_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            if let Ok(c) = Ed25519Cert::decode(&data) {
+                prop_assert_eq!(c.encode().unwrap(), data.clone());
+                let _ = c.check_signature(None);
+            }
+            if let Ok(c) = RsaCrosscert::decode(&data) {
+                prop_assert_eq!(c.peek().encode().unwrap(), data.clone());
+            }
+            let _ = RsaPublic::from_der(&data);
+            let _ = RsaKeypair::from_der(&data);
+            let text = String::from_utf8_lossy(&data);
+            let _ = Ed25519Cert::decode_pem(&text);
+            let _ = RsaPublic::from_pem(&text);
+            let _ = armor::decode("ED25519 CERT", &format!("-----BEGIN ED25519 CERT-----\n{text}\n-----END ED25519 CERT-----\n"));
+        }
+
+        #[test]
+        fn crosscert_round_trip(
+            key in any::<[u8; 32]>(),
+            exp in any::<u32>(),
+            sig in proptest::collection::vec(any::<u8>(), 0..=255),
+        ) {
+            let mut v = key.to_vec();
+            v.extend_from_slice(&exp.to_be_bytes());
+            v.push(u8::try_from(sig.len()).unwrap());
+            v.extend_from_slice(&sig);
+            let c = RsaCrosscert::decode(&v).unwrap();
+            prop_assert_eq!(c.peek().encode().unwrap(), v.clone());
+            prop_assert_eq!(c.peek().expiry_hours(), exp);
+            for n in 0..v.len() {
+                prop_assert!(RsaCrosscert::decode(&v[..n]).is_err());
+            }
+            let mut long = v.clone();
+            long.push(0);
+            prop_assert!(RsaCrosscert::decode(&long).is_err());
+        }
+
+        #[test]
+        fn rsa_recover_never_panics(sig in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let key = RsaPublic::from_der(&hex::decode(
+                "30818902818100d38b1e6ceb946e0db0751f4cbace3dcb9688b6c25304227b4710c35afb73627e\
+                 50500f5913e158b621802612d1c75827003703338375237552eb3cd3c12f6ab3604e60c1a2d26bb1fb\
+                 ad206ff023969a90909d6a65a5458a5312c26ebd3a3dad30302d4515cdcd264146ac18e6fc60a04bd3\
+                 ec327f04294d96ba5aa25b464c3f0203010001").unwrap()).unwrap();
+            let _ = key.recover(&sig);
+            let _ = key.verify(&[0; 20], &sig);
+            let _ = check_tap_onion_key_crosscert(&sig, &key, &RsaIdentity([0; 20]), &Ed25519Identity([0; 32]));
+        }
+    }
+}
