@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 pub use builder::Ed25519CertBuilder;
 pub use ed25519::{
     CertExt, CertifiedKey, Ed25519Cert, SigCheckedEd25519Cert, UncheckedEd25519Cert,
-    VerifiedEd25519Cert,
+    VerifiedEd25519Cert, PEM_LABEL as ED25519_CERT_PEM_LABEL,
 };
 pub use onion_crosscert::{
     check_ntor_onion_key_crosscert, check_tap_onion_key_crosscert, ed25519_from_curve25519_public,

@@ -133,6 +133,23 @@ impl UncheckedRsaCrosscert {
     }
 }
 
+impl UncheckedRsaCrosscert {
+    /// Everything C tor's `rsa_ed25519_crosscert_check` does in one call: the certified key
+    /// must be `ed25519_identity` ([`CertError::KeyMismatch`]), the certificate unexpired at
+    /// `now`, and the signature good under `rsa_identity`.
+    pub fn check(
+        self,
+        rsa_identity: &RsaPublic,
+        ed25519_identity: &Ed25519Identity,
+        now: SystemTime,
+    ) -> Result<RsaCrosscert, CertError> {
+        if self.0.ed25519_key != *ed25519_identity {
+            return Err(CertError::KeyMismatch);
+        }
+        self.check_signature(rsa_identity)?.check_valid_at(now)
+    }
+}
+
 /// A cross-certificate with a good signature, not yet checked for expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigCheckedRsaCrosscert(RsaCrosscert);
@@ -192,5 +209,11 @@ mod tests {
         for n in 0..bytes.len() {
             assert!(RsaCrosscert::decode(&bytes[..n]).is_err());
         }
+        let dec = || RsaCrosscert::decode(&bytes).unwrap();
+        assert!(dec().check(&id.public(), &ed, t).is_ok());
+        assert_eq!(
+            dec().check(&id.public(), &Ed25519Identity([0x12; 32]), t),
+            Err(CertError::KeyMismatch)
+        );
     }
 }

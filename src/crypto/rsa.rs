@@ -318,6 +318,13 @@ mod tests {
         assert!(pk.exponent_is(65537));
         pk.check_identity_size().unwrap();
         assert_eq!(RsaPublic::from_der(&pk.to_der()).unwrap(), pk);
+        let mut long = pk.to_der();
+        long.push(0);
+        assert_eq!(RsaPublic::from_der(&long), Err(RsaError::MalformedKey));
+        assert_eq!(
+            RsaPublic::from_der(&pk.to_der()[..50]),
+            Err(RsaError::MalformedKey)
+        );
         assert_eq!(RsaPublic::from_pem(&pk.to_pem()).unwrap(), pk);
         let pem = k.to_pem().unwrap();
         assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----\n"));
