@@ -233,74 +233,21 @@ fn curve25519_to_ed25519_vectors() {
 #[test]
 fn relay_descriptor_certs() {
     let records = common::load("cert_descriptors.txt");
-    let r = &records[0];
-    assert_eq!(r.str("name"), "routerdesc1");
-    let now = at(r.str("valid_at").parse().unwrap());
-
-    // RSA identity (signing-key), its fingerprint in both forms.
-    let id_pem = pem("RSA PUBLIC KEY", r.str("signing_key_pem"));
-    let id = RsaPublic::from_pem(&id_pem).unwrap();
-    id.check_identity_size().unwrap();
-    assert_eq!(id.to_pem(), id_pem);
-    let fp = id.fingerprint();
-    assert_eq!(rsa::spaced_fingerprint(&fp), r.str("fingerprint"));
-    assert_eq!(
-        rsa::parse_spaced_fingerprint(r.str("fingerprint")),
-        Some(fp)
-    );
-
-    // router-signature: prefixless RSA over SHA1 of the text through "router-signature\n".
-    let digest = Sha1::digest(r.hex("signed_text_hex"));
-    id.verify(&digest, &b64(r.str("router_signature"))).unwrap();
-    assert_eq!(
-        &id.recover(&b64(r.str("router_signature"))).unwrap()[..],
-        &digest[..]
-    );
-
-    // identity-ed25519 (type 04, signed by the master key in its extension).
-    let master = Ed25519Identity::from_base64(r.str("master_key")).unwrap();
-    let id_cert_bytes = b64(r.str("identity_cert"));
-    let c = Ed25519Cert::decode(&id_cert_bytes).unwrap();
-    assert_eq!(c.encode().unwrap(), id_cert_bytes);
-    assert_eq!(c.peek().included_signing_key(), Some(master));
-    let v = c
-        .check_signature(Some(&vk(&master.0)))
-        .unwrap()
-        .check_valid_at(now)
-        .unwrap();
-    assert_eq!(v.cert().cert_type(), CertType::IDENTITY_V_SIGNING);
-    // The armored form round-trips through our PEM writer.
-    let armored = v.cert().encode_pem().unwrap();
-    assert_eq!(
-        Ed25519Cert::decode_pem(&armored).unwrap().encode().unwrap(),
-        id_cert_bytes
-    );
-    assert_eq!(armored, pem("ED25519 CERT", r.str("identity_cert")));
-
-    // ntor-onion-key-crosscert (type 0A), certifying the master key.
-    let ntor = X25519Public::from(<[u8; 32]>::try_from(b64(r.str("ntor_onion_key"))).unwrap());
-    let bit: u8 = r.str("ntor_sign_bit").parse().unwrap();
-    let ntor_cc = b64(r.str("ntor_crosscert"));
-    let v = check_ntor_onion_key_crosscert(&ntor_cc, &ntor, bit, &master, now).unwrap();
-    assert_eq!(v.cert().encode().unwrap(), ntor_cc);
-    assert!(check_ntor_onion_key_crosscert(&ntor_cc, &ntor, bit ^ 1, &master, now).is_err());
-
-    // onion-key-crosscert: TAP key over SHA1(DER(identity)) | master key.
-    let tap = RsaPublic::from_pem(&pem("RSA PUBLIC KEY", r.str("onion_key_pem"))).unwrap();
-    let tap_cc = b64(r.str("onion_key_crosscert"));
-    check_tap_onion_key_crosscert(&tap_cc, &tap, &fp, &master).unwrap();
-    assert_eq!(
-        check_tap_onion_key_crosscert(&tap_cc, &tap, &RsaIdentity([1; 20]), &master),
-        Err(CertError::BadSignature)
-    );
-    assert_eq!(
-        check_tap_onion_key_crosscert(&tap_cc, &id, &fp, &master),
-        Err(CertError::BadSignature)
-    );
+    let mut relays = 0;
+    for r in records
+        .iter()
+        .filter(|r| r.str("name").starts_with("routerdesc"))
+    {
+        relays += 1;
+        check_relay_descriptor(r);
+    }
+    assert_eq!(relays, 3);
 
     // Onion-service descriptor signing key cert (type 08, blinded key in its extension).
-    let r = &records[1];
-    assert_eq!(r.str("name"), "hsdesc1");
+    let r = records
+        .iter()
+        .find(|r| r.str("name") == "hsdesc1")
+        .expect("hsdesc1 record");
     let hs = b64(r.str("hs_signing_cert"));
     let c = Ed25519Cert::decode(&hs).unwrap();
     assert_eq!(c.encode().unwrap(), hs);
@@ -314,6 +261,97 @@ fn relay_descriptor_certs() {
         Some(Ed25519Identity(v.signing_key().to_bytes())),
         v.cert().included_signing_key()
     );
+    v.certified_verifying_key().unwrap();
+}
+
+fn check_relay_descriptor(r: &common::Record) {
+    let now = at(r.str("valid_at").parse().unwrap());
+
+    // RSA identity (signing-key), its fingerprint in both forms.
+    let id_pem = pem("RSA PUBLIC KEY", r.str("signing_key_pem"));
+    let id = RsaPublic::from_pem(&id_pem).unwrap();
+    id.check_identity_size().unwrap();
+    assert_eq!(id.to_pem(), id_pem, "{}", r.at());
+    let fp = id.fingerprint();
+    assert_eq!(
+        rsa::spaced_fingerprint(&fp),
+        r.str("fingerprint"),
+        "{}",
+        r.at()
+    );
+    assert_eq!(
+        rsa::parse_spaced_fingerprint(r.str("fingerprint")),
+        Some(fp)
+    );
+
+    // router-signature: prefixless RSA over SHA1 of the text through "router-signature\n".
+    let digest = Sha1::digest(r.hex("signed_text_hex"));
+    let sig = b64(r.str("router_signature"));
+    id.verify(&digest, &sig)
+        .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+    assert_eq!(&id.recover(&sig).unwrap()[..], &digest[..]);
+
+    // identity-ed25519 (type 04, signed by the master key in its extension).
+    let master = Ed25519Identity::from_base64(r.str("master_key")).unwrap();
+    let id_cert_bytes = b64(r.str("identity_cert"));
+    let c = Ed25519Cert::decode(&id_cert_bytes).unwrap();
+    assert_eq!(c.encode().unwrap(), id_cert_bytes);
+    assert_eq!(c.peek().included_signing_key(), Some(master));
+    let v = c
+        .check_signature(Some(&vk(&master.0)))
+        .unwrap()
+        .check_valid_at(now)
+        .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+    assert_eq!(v.cert().cert_type(), CertType::IDENTITY_V_SIGNING);
+    // The armored form round-trips through our PEM writer, byte for byte.
+    let armored = v.cert().encode_pem().unwrap();
+    assert_eq!(
+        Ed25519Cert::decode_pem(&armored).unwrap().encode().unwrap(),
+        id_cert_bytes
+    );
+    assert_eq!(armored, pem("ED25519 CERT", r.str("identity_cert")));
+
+    // ntor-onion-key-crosscert (type 0A), certifying the master key.
+    let ntor = X25519Public::from(<[u8; 32]>::try_from(b64(r.str("ntor_onion_key"))).unwrap());
+    let bit: u8 = r.str("ntor_sign_bit").parse().unwrap();
+    let ntor_cc = b64(r.str("ntor_crosscert"));
+    let v = check_ntor_onion_key_crosscert(&ntor_cc, &ntor, bit, &master, now)
+        .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+    assert_eq!(v.cert().encode().unwrap(), ntor_cc);
+    assert!(v.cert().included_signing_key().is_none());
+    assert!(check_ntor_onion_key_crosscert(&ntor_cc, &ntor, bit ^ 1, &master, now).is_err());
+
+    // onion-key-crosscert: TAP key over SHA1(DER(identity)) | master key.
+    if let Some(tap_pem) = r.get("onion_key_pem") {
+        let tap = RsaPublic::from_pem(&pem("RSA PUBLIC KEY", tap_pem)).unwrap();
+        tap.check_identity_size().unwrap();
+        let tap_cc = b64(r.str("onion_key_crosscert"));
+        check_tap_onion_key_crosscert(&tap_cc, &tap, &fp, &master)
+            .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+        assert_eq!(
+            check_tap_onion_key_crosscert(&tap_cc, &tap, &RsaIdentity([1; 20]), &master),
+            Err(CertError::BadSignature)
+        );
+        assert_eq!(
+            check_tap_onion_key_crosscert(&tap_cc, &id, &fp, &master),
+            Err(CertError::BadSignature)
+        );
+    }
+
+    // family-cert (type 0C): family key (in the extension) certifies the relay identity.
+    for key in ["family_cert_1", "family_cert_2"] {
+        let Some(fc) = r.get(key) else { continue };
+        let bytes = b64(fc);
+        let c = Ed25519Cert::decode(&bytes).unwrap();
+        assert_eq!(c.encode().unwrap(), bytes);
+        let v = c
+            .check_signature(None)
+            .unwrap()
+            .check_valid_at(now)
+            .unwrap_or_else(|e| panic!("{}: {e}", r.at()));
+        assert_eq!(v.cert().cert_type(), CertType::FAMILY_V_IDENTITY);
+        assert_eq!(v.cert().certified_ed25519().unwrap(), master);
+    }
 }
 
 #[test]
