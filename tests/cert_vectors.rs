@@ -12,9 +12,10 @@ use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 use oniongate::cert::{
     self, check_ntor_onion_key_crosscert, check_tap_onion_key_crosscert,
-    ed25519_from_curve25519_public, CertError, CertKeyType, CertType, Ed25519Cert, RsaCrosscert,
+    ed25519_from_curve25519_public, make_ntor_onion_key_crosscert, make_tap_onion_key_crosscert,
+    CertError, CertKeyType, CertType, Ed25519Cert, Ed25519CertBuilder, RsaCrosscert,
 };
-use oniongate::crypto::ll::X25519Public;
+use oniongate::crypto::ll::{X25519Public, X25519Secret};
 use oniongate::crypto::rsa::{self, RsaError, RsaKeypair, RsaPublic};
 use oniongate::ids::{Ed25519Identity, RsaIdentity};
 use oniongate::wire::DecodeError;
@@ -352,6 +353,95 @@ fn check_relay_descriptor(r: &common::Record) {
         assert_eq!(v.cert().cert_type(), CertType::FAMILY_V_IDENTITY);
         assert_eq!(v.cert().certified_ed25519().unwrap(), master);
     }
+}
+
+#[test]
+fn ctor_0_4_9_11_relay_creation_is_byte_exact() {
+    let records = common::load("cert_ctor_relay.txt");
+    let r = &records[0];
+    let now = at(r.str("valid_at").parse().unwrap());
+    let text = r.hex("signed_text_hex");
+
+    // secret_id_key as C tor writes it (with its trailing NUL) loads; our PEM matches.
+    let file = format!("{}\0", pem("RSA PRIVATE KEY", r.str("secret_id_key_pem")));
+    let id = RsaKeypair::from_pem(&file).unwrap();
+    assert_eq!(format!("{}\0", *id.to_pem().unwrap()), file);
+    let pk = id.public();
+    pk.check_identity_size().unwrap();
+    assert!(pk.exponent_is(65537));
+    assert_eq!(pk.fingerprint().0[..], r.hex("fingerprint")[..]);
+    assert_eq!(
+        rsa::spaced_fingerprint(&pk.fingerprint()),
+        r.str("fingerprint_spaced")
+    );
+    assert_eq!(pk.to_pem(), pem("RSA PUBLIC KEY", r.str("signing_key_pem")));
+
+    // router-signature: our signature over SHA1(text) is C tor's, byte for byte.
+    let sig = b64(r.str("router_signature"));
+    assert_eq!(id.sign(&Sha1::digest(&text)).unwrap(), sig);
+    pk.verify(&Sha1::digest(&text), &sig).unwrap();
+
+    // identity-ed25519: same as keys/ed25519_signing_cert; re-signing it with the master
+    // key (C tor's expanded form) through our builder reproduces it exactly.
+    let master = Ed25519Identity(r.hex_array("master_public"));
+    assert_eq!(
+        Ed25519Identity::from_base64(r.str("master_public_b64")),
+        Some(master)
+    );
+    let cert = b64(r.str("identity_cert"));
+    assert_eq!(cert, r.hex("signing_cert_file"));
+    let c = Ed25519Cert::decode(&cert).unwrap();
+    let fields = c.peek().clone();
+    c.check_signature(None)
+        .unwrap()
+        .check_valid_at(now)
+        .unwrap();
+    let esk = ed25519_dalek::hazmat::ExpandedSecretKey::from_bytes(
+        &r.hex_array::<64>("master_secret_expanded"),
+    );
+    let master_vk = VerifyingKey::from(&esk);
+    assert_eq!(master_vk.to_bytes(), master.0);
+    let rebuilt = Ed25519CertBuilder::new(
+        CertType::IDENTITY_V_SIGNING,
+        fields.certified_ed25519().unwrap(),
+    )
+    .expiry_hours(fields.expiry_hours())
+    .include_signing_key(true)
+    .sign_expanded(&esk, &master_vk)
+    .unwrap();
+    assert_eq!(rebuilt, cert);
+
+    // ntor-onion-key-crosscert: derived from keys/secret_onion_key_ntor, same bytes and bit.
+    let ntor_secret = X25519Secret::from(r.hex_array::<32>("ntor_secret"));
+    let ntor_public = X25519Public::from(&ntor_secret);
+    assert_eq!(ntor_public.to_bytes(), r.hex_array::<32>("ntor_public"));
+    assert_eq!(b64(r.str("ntor_onion_key")), r.hex("ntor_public"));
+    let cc = b64(r.str("ntor_crosscert"));
+    let expiry = Ed25519Cert::decode(&cc).unwrap().peek().expiry();
+    let (ours, bit) = make_ntor_onion_key_crosscert(&ntor_secret, &master, expiry).unwrap();
+    assert_eq!(bit.to_string(), r.str("ntor_sign_bit"));
+    assert_eq!(ours, cc);
+    check_ntor_onion_key_crosscert(&cc, &ntor_public, bit, &master, now).unwrap();
+
+    // onion-key-crosscert: our TAP signature is C tor's.
+    let tap = RsaKeypair::from_pem(&pem("RSA PRIVATE KEY", r.str("secret_onion_key_pem"))).unwrap();
+    assert_eq!(
+        tap.public().to_pem(),
+        pem("RSA PUBLIC KEY", r.str("onion_key_pem"))
+    );
+    let tap_cc = b64(r.str("onion_key_crosscert"));
+    assert_eq!(
+        make_tap_onion_key_crosscert(&tap, &pk.fingerprint(), &master).unwrap(),
+        tap_cc
+    );
+    check_tap_onion_key_crosscert(&tap_cc, &tap.public(), &pk.fingerprint(), &master).unwrap();
+
+    // And the RSA->Ed25519 crosscert this relay would put in CERTS verifies both ways.
+    let t7 = RsaCrosscert::sign(&id, &master, now).unwrap();
+    RsaCrosscert::decode(&t7)
+        .unwrap()
+        .check(&pk, &master, now)
+        .unwrap();
 }
 
 #[test]

@@ -237,12 +237,15 @@ impl RsaKeypair {
     }
 
     /// Loads C tor's `secret_id_key` format: a `-----BEGIN RSA PRIVATE KEY-----` object.
+    /// C tor's files end with a NUL byte after the END line; trailing NULs are ignored.
     pub fn from_pem(text: &str) -> Result<Self, RsaError> {
+        let text = text.trim_end_matches('\0');
         let der = Zeroizing::new(armor::decode(PRIVATE_KEY_PEM_LABEL, text)?);
         Self::from_der(&der)
     }
 
-    /// Saves in C tor's `secret_id_key` format (zeroized on drop).
+    /// Saves in C tor's `secret_id_key` format (zeroized on drop). C tor writes one more
+    /// byte, a NUL after the END line; its reader does not need it, so neither do we.
     pub fn to_pem(&self) -> Result<Zeroizing<String>, RsaError> {
         let der = self.to_der()?;
         Ok(Zeroizing::new(armor::encode(PRIVATE_KEY_PEM_LABEL, &der)))
