@@ -403,6 +403,11 @@ impl VerifiedEd25519Cert {
         &self.signing_key
     }
 
+    /// The fields, by value.
+    pub fn into_cert(self) -> Ed25519Cert {
+        self.cert
+    }
+
     /// The certified Ed25519 key as a verifying key, or an error if the certificate does
     /// not certify an Ed25519 key or the point is invalid.
     pub fn certified_verifying_key(&self) -> Result<VerifyingKey, CertError> {
