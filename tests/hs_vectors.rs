@@ -259,7 +259,7 @@ fn hs_ntor_g1() {
         assert!(ntor::service_open_introduce(
             &b,
             &auth_key,
-            &[sub.clone()],
+            std::slice::from_ref(&sub),
             &header[20..],
             enc_section
         )
