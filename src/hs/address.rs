@@ -336,4 +336,53 @@ mod tests {
         noncanon[31] = 0x7f;
         assert_eq!(HsId::from_bytes(noncanon), Err(E::InvalidPoint));
     }
+
+    mod prop {
+        use super::*;
+        use crate::hs::blind::IdentitySecretKey;
+        use proptest::prelude::*;
+
+        fn any_id() -> impl Strategy<Value = HsId> {
+            any::<[u8; 32]>()
+                .prop_map(|seed| IdentitySecretKey::from_seed(&seed).public_key().unwrap())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            #[test]
+            fn round_trip(id in any_id(), sub in "[a-z0-9-]{1,10}(\\.[a-z0-9-]{1,10}){0,2}") {
+                let s = id.to_string();
+                prop_assert_eq!(s.len(), 62);
+                prop_assert_eq!(s.parse::<HsId>(), Ok(id));
+                prop_assert_eq!(s.to_uppercase().parse::<HsId>(), Ok(id));
+                prop_assert_eq!(id.to_base32().parse::<HsId>(), Ok(id));
+                prop_assert_eq!(HsId::from_binary(&id.to_binary()), Ok(id));
+                let host = format!("{sub}.{s}");
+                prop_assert_eq!(HsId::parse_hostname(&host), Ok((id, Some(sub.as_str()))));
+            }
+
+            #[test]
+            fn never_panics(s in ".{0,80}") {
+                if let Ok(id) = s.parse::<HsId>() {
+                    prop_assert_eq!(id.to_string().parse::<HsId>(), Ok(id));
+                }
+                let _ = HsId::parse_hostname(&s);
+            }
+
+            #[test]
+            fn never_panics_near_valid(s in "[a-z2-7A-Z0-9?.]{50,62}(\\.onion)?") {
+                if let Ok(id) = s.parse::<HsId>() {
+                    prop_assert_eq!(id.to_string().parse::<HsId>(), Ok(id));
+                }
+            }
+
+            #[test]
+            fn arbitrary_keys(key in any::<[u8; 32]>(), bin in any::<[u8; 35]>()) {
+                if let Ok(id) = HsId::from_bytes(key) {
+                    prop_assert_eq!(id.to_string().parse::<HsId>(), Ok(id));
+                }
+                let _ = HsId::from_binary(&bin);
+            }
+        }
+    }
 }

@@ -345,4 +345,31 @@ mod tests {
         let zero = IdentitySecretKey::from_expanded_bytes([0; 64]);
         assert_eq!(zero.public_key(), Err(BlindError::DegenerateSecret));
     }
+
+    mod prop {
+        use super::*;
+        use crate::hs::time::TimePeriodParams;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(32))]
+            #[test]
+            fn secret_and_public_blinding_agree(seed: [u8; 32], num in any::<u64>(), len in 1u32..20000,
+                                                msg in proptest::collection::vec(any::<u8>(), 0..100)) {
+                let sk = IdentitySecretKey::from_seed(&seed);
+                let id = sk.public_key().unwrap();
+                let period = TimePeriodParams::from_parts(len, 43200).unwrap().period(num);
+                let kp = sk.blind(&period).unwrap();
+                let pk = blind_public_key(&id, &period).unwrap();
+                prop_assert_eq!(kp.public_key(), pk);
+                prop_assert!(pk.verify(&msg, &kp.sign(&msg)));
+                prop_assert!(pk != BlindedPublicKey(*id.as_bytes()));
+            }
+
+            #[test]
+            fn raw_blinding_never_panics(key: [u8; 32], h: [u8; 32]) {
+                let _ = blind_public_key_with_param(&key, &h);
+            }
+        }
+    }
 }

@@ -155,4 +155,32 @@ mod tests {
         assert_eq!(c_tor_padding_len(56, 500), 0);
         assert_eq!(c_tor_padding_len(usize::MAX, 1), 0);
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn round_trip(ek: [u8; 32], mk: [u8; 32], pk: [u8; 32],
+                          header in proptest::collection::vec(any::<u8>(), 0..100),
+                          pt in proptest::collection::vec(any::<u8>(), 0..400)) {
+                let sec = build_encrypted_section(&ek, &mk, &header, &pk, &pt);
+                let p = EncryptedSection::parse(&sec).unwrap();
+                prop_assert_eq!(p.client_pk, pk);
+                prop_assert_eq!(p.verify_mac(&mk, &header), Ok(()));
+                prop_assert_eq!(&p.decrypt(&ek)[..], &pt[..]);
+                let padded = header.len() + sec.len() + c_tor_padding_len(header.len(), pt.len());
+                prop_assert!(padded >= INTRODUCE1_MIN_LEN);
+            }
+
+            #[test]
+            fn never_panics(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+                if let Ok(p) = EncryptedSection::parse(&data) {
+                    prop_assert_eq!(p.ciphertext.len() + ENCRYPTED_OVERHEAD, data.len());
+                    let _ = p.verify_mac(&[0; 32], &[]);
+                }
+            }
+        }
+    }
 }

@@ -163,4 +163,37 @@ mod tests {
             Err(KeyFileError::BadHeader)
         );
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn round_trip(bytes in proptest::array::uniform32(any::<u8>()), rh in proptest::array::uniform32(any::<u8>())) {
+                let mut expanded = [0u8; 64];
+                expanded[..32].copy_from_slice(&bytes);
+                expanded[32..].copy_from_slice(&rh);
+                let sk = IdentitySecretKey::from_expanded_bytes(expanded);
+                let back = decode_secret_key(&encode_secret_key(&sk)).unwrap();
+                prop_assert_eq!(&back.to_expanded_bytes()[..], &expanded[..]);
+                let id = IdentitySecretKey::from_seed(&bytes).public_key().unwrap();
+                prop_assert_eq!(decode_public_key(&encode_public_key(&id)), Ok(id));
+            }
+
+            #[test]
+            fn never_panics(data in proptest::collection::vec(any::<u8>(), 0..120)) {
+                let _ = decode_secret_key(&data);
+                let _ = decode_public_key(&data);
+            }
+
+            #[test]
+            fn never_panics_header(tail in "[ -~]{0,40}", body in proptest::collection::vec(any::<u8>(), 0..70)) {
+                let mut data = format!("== ed25519v1-secret{tail}").into_bytes();
+                data.resize(32, 0);
+                data.extend_from_slice(&body);
+                let _ = decode_secret_key(&data);
+            }
+        }
+    }
 }

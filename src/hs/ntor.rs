@@ -471,4 +471,32 @@ mod tests {
             Err(HsNtorError::NonContributory(_))
         ));
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(32))]
+            #[test]
+            fn handshake_round_trip(x: [u8; 32], y: [u8; 32], b: [u8; 32], auth: [u8; 32], sub: [u8; 32],
+                                    header in proptest::collection::vec(any::<u8>(), 0..80),
+                                    pt in proptest::collection::vec(any::<u8>(), 0..300)) {
+                let b = X25519Secret::from(b);
+                let sub = Subcredential::from_bytes(sub);
+                let client = HsNtorClient::with_ephemeral(X25519Secret::from(x), auth, X25519Public::from(&b), &sub).unwrap();
+                let sec = client.encrypt_introduce(&header, &pt);
+                let opened = service_open_introduce(&b, &auth, std::slice::from_ref(&sub), &header, &sec).unwrap();
+                prop_assert_eq!(&opened.plaintext[..], &pt[..]);
+                let (info, seed) = service_rendezvous(&X25519Secret::from(y), &b, &auth, &opened.client_pk).unwrap();
+                prop_assert_eq!(client.finish(&info).unwrap().expand(), seed.expand());
+            }
+
+            #[test]
+            fn garbage_introduce_refused(b: [u8; 32], data in proptest::collection::vec(any::<u8>(), 0..200)) {
+                let sub = Subcredential::from_bytes([0; 32]);
+                prop_assert!(service_open_introduce(&X25519Secret::from(b), &[0; 32], &[sub], &[], &data).is_err());
+            }
+        }
+    }
 }

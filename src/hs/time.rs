@@ -261,4 +261,37 @@ mod tests {
         assert_eq!(p.period(u64::MAX).start(), Err(TimePeriodError::OutOfRange));
         assert!(!p.period(u64::MAX).contains(at(0)));
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn period_contains_its_time(vi5 in 1u64..2000, len in 1u32..20000, t in 0u64..u64::from(u32::MAX) * 4, testing: bool) {
+                // With the voting interval a multiple of 5 s the offset is whole minutes,
+                // and the period computed for t contains t.
+                let p = TimePeriodParams::from_consensus(Duration::from_secs(5 * vi5), Some(len as i32), testing).unwrap();
+                match p.period_at(at(t)) {
+                    Ok(tp) => {
+                        prop_assert!(tp.contains(at(t)));
+                        prop_assert_eq!(p.period_at(tp.start().unwrap()), Ok(tp));
+                        prop_assert_eq!(p.period_at(tp.end().unwrap()), Ok(tp.next().unwrap()));
+                    }
+                    Err(e) => prop_assert!(t < u64::from(p.rotation_offset_secs()) && e == TimePeriodError::OutOfRange),
+                }
+            }
+
+            #[test]
+            fn never_panics(vi in any::<u64>(), hsdir in proptest::option::of(any::<i32>()), testing: bool, t in any::<u64>(), n in any::<u64>()) {
+                if let Ok(p) = TimePeriodParams::from_consensus(Duration::from_secs(vi), hsdir, testing) {
+                    if let Some(when) = UNIX_EPOCH.checked_add(Duration::from_secs(t)) {
+                        let _ = p.period_at(when);
+                    }
+                    let tp = p.period(n);
+                    let _ = (tp.start(), tp.end(), tp.next(), tp.prev(), tp.contains(at(0)));
+                }
+            }
+        }
+    }
 }
