@@ -3,7 +3,8 @@
 //! `hs_get_start_time_of_next_time_period`).
 //!
 //! - The period length is the consensus parameter `hsdir_interval`, in minutes (default
-//!   1440, clamped to 30..=14400 as `networkstatus_get_param` does).
+//!   1440, clamped to 5..=14400 as `networkstatus_get_param` does; see
+//!   [`HSDIR_INTERVAL_MIN`]).
 //! - The rotation offset is one shared-random phase: `12 × voting_interval` seconds, where
 //!   `voting_interval = fresh-until − valid-after` of the live consensus (12 h on the
 //!   public network).
@@ -21,8 +22,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Default of the `hsdir_interval` consensus parameter, in minutes.
 pub const HSDIR_INTERVAL_DEFAULT: u32 = 1440;
-/// Smallest `hsdir_interval` C tor accepts (`HS_TIME_PERIOD_LENGTH_MIN`), in minutes.
-pub const HSDIR_INTERVAL_MIN: u32 = 30;
+/// Smallest `hsdir_interval` accepted, in minutes. C tor 0.4.9.3-alpha "reduced the minimum
+/// value of hsdir_interval to match recent tor-spec change" (Debian 0.4.9.11 changelog) and
+/// Arti bounds the parameter to 5..=14400; older trees and rend-spec-v3 §2.2.1 say 30.
+pub const HSDIR_INTERVAL_MIN: u32 = 5;
 /// Largest `hsdir_interval` C tor accepts (`HS_TIME_PERIOD_LENGTH_MAX`), in minutes.
 pub const HSDIR_INTERVAL_MAX: u32 = 14400;
 /// Voting rounds in one shared-random phase (`SHARED_RANDOM_N_ROUNDS`).
@@ -132,7 +135,8 @@ impl TimePeriodParams {
     }
 }
 
-/// `networkstatus_get_param(.., "hsdir_interval", 1440, 30, 14400)`.
+/// `networkstatus_get_param(.., "hsdir_interval", 1440, 5, 14400)`: absent gives the default,
+/// out-of-range values are clamped.
 pub fn clamp_hsdir_interval(param: Option<i32>) -> u32 {
     match param {
         None => HSDIR_INTERVAL_DEFAULT,
