@@ -11,13 +11,14 @@
 //! - [`mac`]: the onion-service MAC `SHA3-256(u64be(len k) | k | m)` (rend-spec-v3 §0.3);
 //! - [`ntor`]: the hs-ntor handshake (rend-spec-v3 §3.3.2, §4.2.1);
 //! - [`intro`]: the ENCRYPTED section of INTRODUCE1/INTRODUCE2: AES-256-CTR of the
-//!   plaintext and the MAC over the cell as C tor computes it.
+//!   plaintext and the MAC over the cell as C tor computes it;
+//! - [`ring`]: positions on the HSDir hash ring and the disaster SRV (rend-spec-v3 §2.2.3).
 //!
 //! Everything here is pure: time and randomness are parameters, nothing reads a clock or
 //! a file. Secret keys zeroize on drop and never print through `Debug`.
 //!
 //! Deliberately not here: the INTRODUCE/RENDEZVOUS message formats (`crate::relaycell`),
-//! descriptors, the HSDir hash ring, and client authorization.
+//! descriptors, choosing HSDirs from a consensus, and client authorization.
 
 pub mod address;
 pub mod blind;
@@ -25,6 +26,7 @@ pub mod intro;
 pub mod keyfile;
 pub mod mac;
 pub mod ntor;
+pub mod ring;
 pub mod time;
 
 pub use address::{AddressError, HsId};

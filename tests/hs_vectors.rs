@@ -282,3 +282,37 @@ fn hs_ntor_g1() {
         assert_eq!(keys, sseed.expand());
     }
 }
+
+#[test]
+fn hsdir_ring() {
+    use oniongate::hs::blind::BlindedPublicKey;
+    use oniongate::hs::ring;
+    let recs = common::load("hs_ring.txt");
+    for r in &recs {
+        let period = TimePeriodParams::from_parts(r.str("period_length").parse().unwrap(), 0)
+            .unwrap()
+            .period(r.str("period_num").parse().unwrap());
+        match r.str("kind") {
+            "hs_index" => {
+                let key = BlindedPublicKey(r.hex_array("key"));
+                let replica = r.str("replica").parse().unwrap();
+                let got = ring::hs_index(&key, replica, &period);
+                assert_eq!(got, r.hex_array::<32>("index"), "{}", r.at());
+            }
+            "hsdir_index" => {
+                let got = ring::hsdir_index(&r.hex_array("key"), &r.hex_array("srv"), &period);
+                assert_eq!(got, r.hex_array::<32>("index"), "{}", r.at());
+            }
+            "disaster_srv" => {
+                assert_eq!(
+                    ring::disaster_srv(&period),
+                    r.hex_array::<32>("srv"),
+                    "{}",
+                    r.at()
+                );
+            }
+            other => panic!("{}: unknown kind {other}", r.at()),
+        }
+    }
+    assert_eq!(recs.len(), 3);
+}
