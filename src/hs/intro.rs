@@ -1,4 +1,4 @@
-//! The ENCRYPTED section of INTRODUCE1 / INTRODUCE2 (rend-spec-v3 §3.2.1 [FMT_INTRO1],
+//! The ENCRYPTED section of INTRODUCE1 / INTRODUCE2 (rend-spec-v3 §3.2.1 "FMT_INTRO1",
 //! §3.3.2; C tor `hs_cell.c`): `CLIENT_PK[32] | ENCRYPTED_DATA | MAC[32]`.
 //!
 //! - `ENCRYPTED_DATA = AES-256-CTR(ENC_KEY, IV = 0, plaintext)`.

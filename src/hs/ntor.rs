@@ -1,5 +1,5 @@
 //! The hs-ntor handshake between an onion-service client and the service (rend-spec-v3
-//! §3.3.2 [NTOR-WITH-EXTRA-DATA] and §4.2.1 "Key expansion"; C tor `hs_ntor.c`).
+//! §3.3.2 "NTOR-WITH-EXTRA-DATA" and §4.2.1 "Key expansion"; C tor `hs_ntor.c`).
 //!
 //! Keys: `B` = `KP_hss_ntor` (the service's per-intro-point X25519 key), `AUTH_KEY` =
 //! `KP_hs_ipt_sid` (the intro point's Ed25519 auth key), both from the descriptor; `X`/`x`
@@ -131,6 +131,17 @@ pub struct E2eKeys {
 }
 
 impl E2eKeys {
+    /// The keys in the service's orientation: forward and backward swapped (rend-spec-v3
+    /// §4.2.1: "Bob's OP does the same, with Kf and Kb interchanged").
+    pub fn swapped(&self) -> E2eKeys {
+        E2eKeys {
+            df: self.db,
+            db: self.df,
+            kf: self.kb,
+            kb: self.kf,
+        }
+    }
+
     /// The 128 bytes `Df | Db | Kf | Kb`.
     pub fn to_bytes(&self) -> Zeroizing<[u8; 128]> {
         let mut out = Zeroizing::new([0u8; 128]);
@@ -441,6 +452,9 @@ mod tests {
         let cseed = client.finish(&info).unwrap();
         assert_eq!(cseed, seed);
         assert_eq!(cseed.expand(), seed.expand());
+        let (c, s) = (cseed.expand(), seed.expand().swapped());
+        assert_eq!((c.kf, c.df), (s.kb, s.db));
+        assert_eq!(s.swapped(), c);
         info[40] ^= 1;
         assert_eq!(client.finish(&info), Err(HsNtorError::BadAuth));
     }

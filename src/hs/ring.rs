@@ -1,4 +1,4 @@
-//! Positions on the HSDir hash ring (rend-spec-v3 §2.2.3 [WHERE-HSDESC], §2.3.1; C tor
+//! Positions on the HSDir hash ring (rend-spec-v3 §2.2.3 "WHERE-HSDESC", §2.3.1; C tor
 //! `hs_build_hs_index`, `hs_build_hsdir_index`, `compute_disaster_srv`).
 //!
 //! - service index: `SHA3-256("store-at-idx" | A' | INT_8(replica) | INT_8(period_length)
