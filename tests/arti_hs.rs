@@ -259,3 +259,41 @@ fn system_time_type_is_std() {
         .unwrap()
         .start;
 }
+
+/// Arbitrary 32-byte keys: Arti encodes any bytes as an address; we accept the address
+/// exactly when the key is a curve point without torsion, and Arti's key type refuses
+/// exactly the bytes we call `InvalidPoint`.
+#[test]
+fn arbitrary_keys_against_arti() {
+    use oniongate::hs::address::AddressError;
+    let mut rng = rand::thread_rng();
+    let (mut valid, mut torsion, mut invalid) = (0, 0, 0);
+    for _ in 0..ROUNDS * 8 {
+        let mut key = [0u8; 32];
+        rng.fill_bytes(&mut key);
+        let theirs = apk::HsId::from(key);
+        let text = theirs.display_unredacted().to_string();
+        let arti_point_ok = apk::HsIdKey::try_from(theirs).is_ok();
+        match text.parse::<HsId>() {
+            Ok(id) => {
+                valid += 1;
+                assert!(arti_point_ok);
+                assert_eq!(id.to_string(), text);
+            }
+            Err(AddressError::TorsionComponent) => {
+                torsion += 1;
+                assert!(arti_point_ok);
+            }
+            Err(AddressError::InvalidPoint) => {
+                invalid += 1;
+                assert!(!arti_point_ok);
+            }
+            Err(e) => panic!("{text}: unexpected {e}"),
+        }
+    }
+    // Half of all y values are on the curve; 7/8 of those points have torsion.
+    assert!(
+        valid > 0 && torsion > valid && invalid > valid,
+        "{valid} {torsion} {invalid}"
+    );
+}
