@@ -297,3 +297,16 @@ fn arbitrary_keys_against_arti() {
         "{valid} {torsion} {invalid}"
     );
 }
+
+#[test]
+fn hs_mac_matches() {
+    let mut rng = rand::thread_rng();
+    for _ in 0..ROUNDS * 4 {
+        let mut key = vec![0u8; rng.gen_range(0..100)];
+        let mut msg = vec![0u8; rng.gen_range(0..300)];
+        rng.fill_bytes(&mut key);
+        rng.fill_bytes(&mut msg);
+        let theirs = tor_hscrypto::ops::hs_mac(&key, &msg);
+        assert_eq!(&oniongate::hs::mac::hs_mac(&key, &msg)[..], theirs.as_ref());
+    }
+}
