@@ -148,8 +148,8 @@ pub enum SyntaxProblem {
     /// Something other than a comment follows a closing quote.
     #[error("unexpected text after quoted value (hint: put a comment after '#')")]
     ExcessAfterQuote,
-    /// The file ends right after a line-continuation backslash.
-    #[error("line continuation ('\\' at end of line) runs into the end of the file (hint: remove the backslash or add the continued text)")]
+    /// A line-continuation backslash is followed by a blank line or the end of the file.
+    #[error("line continuation ('\\' at end of line) is followed by a blank line or the end of the file (hint: remove the backslash or add the continued text)")]
     TruncatedContinuation,
     /// `%include` nests too deeply (probably a loop).
     #[error("%include nested more than {MAX_INCLUDE_DEPTH} levels deep (an include loop?)")]

@@ -127,7 +127,7 @@ pub fn parse_args<S: AsRef<str>>(daemon: Daemon, args: &[S]) -> Result<Command, 
                 let Some(key) = arg.strip_prefix("--").filter(|k| !k.is_empty()) else {
                     return Err(CliError::Unexpected { arg: arg.into() });
                 };
-                if key.starts_with('/') {
+                if key.starts_with('/') || key.contains('=') {
                     overrides.push(entry(daemon, key, "", location)?);
                 } else {
                     let value = value_of(i, arg)?;

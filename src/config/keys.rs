@@ -57,7 +57,11 @@ impl Daemon {
 
     /// The best hint for a key this daemon does not know.
     pub fn suggest(self, key: &str) -> Option<Suggestion> {
-        if let Some(other) = KEYS.iter().find(|k| k.name.eq_ignore_ascii_case(key)) {
+        let other = KEYS
+            .iter()
+            .filter(|k| k.key != Key::RelaySocksPort)
+            .find(|k| k.name.eq_ignore_ascii_case(key));
+        if let Some(other) = other {
             let daemon = [Daemon::Relay, Daemon::Client, Daemon::Service]
                 .into_iter()
                 .find(|d| other.scope & d.scope() != 0)

@@ -16,8 +16,9 @@
 //!   [`IncludeResolver`]), at most [`MAX_INCLUDE_DEPTH`] levels deep.
 //!
 //! Where we differ from C tor, on purpose: CRLF line ends are read as LF everywhere (tor does so
-//! only on Windows); a file ending right after a continuation backslash is an error (tor accepts
-//! it silently; it is usually a truncated file); a quoted value must decode to UTF-8 without NUL.
+//! only on Windows); a continuation backslash followed by a blank line or the end of the file is
+//! an error (tor keeps a literal backslash, or accepts it silently; it is usually a truncated
+//! file or a forgotten line); a quoted value must decode to UTF-8 without NUL.
 
 use std::sync::Arc;
 
@@ -180,7 +181,7 @@ fn parse_into<'r>(
                     i += 1;
                 }
             }
-            if continued && !content_since_continuation && i >= n {
+            if continued && !content_since_continuation {
                 return Err(syntax(SyntaxProblem::TruncatedContinuation));
             }
             let mut end = i;
