@@ -475,5 +475,6 @@ fn check_has_ports(svc: Option<&OnionServiceConfig>) -> Result<(), ConfigError> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "daemon_tests.rs"]
 mod tests;

@@ -119,6 +119,7 @@ pub(crate) fn parse_dir_authority(v: &str) -> VResult<DirAuthority> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

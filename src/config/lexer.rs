@@ -380,5 +380,6 @@ fn quote_into(v: &str, s: &mut String) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "lexer_tests.rs"]
 mod tests;

@@ -237,6 +237,7 @@ fn parse_addr(a: &str, mask: Option<&str>) -> VResult<PolicyAddr> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -347,5 +347,6 @@ fn check_onion_v3(host: &str) -> VResult<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "ports_tests.rs"]
 mod tests;

@@ -153,7 +153,7 @@ fn udp_forwards() {
         format!("0 {ONION}:1"),
         "5060 example.com:5060".to_string(),
         "5060 abc.onion:5060".to_string(),
-        format!("5060"),
+        "5060".to_string(),
         format!("1 {ONION}:1 extra"),
     ] {
         assert!(parse_udp_forward(&bad).is_err(), "{bad:?}");

@@ -266,6 +266,7 @@ pub(crate) fn parse_publish(v: &str) -> VResult<PublishDescriptor> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
