@@ -139,8 +139,8 @@ pub enum SyntaxProblem {
     /// A quoted value has an escape C tor does not accept.
     #[error("invalid escape sequence in quoted value (hint: use \\n \\r \\t \\\\ \\\" \\' \\xHH or \\OOO)")]
     BadEscape,
-    /// An escape decodes to a NUL byte, which no torrc value may hold.
-    #[error("quoted value contains a NUL byte")]
+    /// A NUL byte, raw or from an escape: no torrc text or value may hold one.
+    #[error("NUL byte in configuration text (torrc values cannot contain NUL)")]
     NulByte,
     /// The escapes of a quoted value decode to bytes that are not UTF-8.
     #[error("quoted value does not decode to UTF-8 text")]

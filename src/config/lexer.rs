@@ -18,7 +18,8 @@
 //! Where we differ from C tor, on purpose: CRLF line ends are read as LF everywhere (tor does so
 //! only on Windows); a continuation backslash followed by a blank line or the end of the file is
 //! an error (tor keeps a literal backslash, or accepts it silently; it is usually a truncated
-//! file or a forgotten line); a quoted value must decode to UTF-8 without NUL.
+//! file or a forgotten line); NUL bytes are refused (raw or escaped), and a quoted value must
+//! decode to UTF-8.
 
 use std::sync::Arc;
 
@@ -79,6 +80,17 @@ fn parse_into<'r>(
     out: &mut Vec<Entry>,
 ) -> Result<(), ConfigError> {
     let normalized = text.replace("\r\n", "\n");
+    if let Some(pos) = normalized.find('\0') {
+        let before = normalized.get(..pos).unwrap_or_default();
+        let line = before.bytes().filter(|&c| c == b'\n').count() + 1;
+        return Err(ConfigError::Syntax {
+            location: Location::File {
+                name: source,
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+            },
+            problem: SyntaxProblem::NulByte,
+        });
+    }
     let b = normalized.as_bytes();
     let n = b.len();
     let mut i = 0usize;

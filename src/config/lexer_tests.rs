@@ -113,6 +113,7 @@ fn syntax_errors() {
         ("K \"a\\x4\"", SyntaxProblem::BadEscape, 1),
         ("K \"\\777\"", SyntaxProblem::BadEscape, 1),
         ("K \"\\0\"", SyntaxProblem::NulByte, 1),
+        ("A 1\nK a\0b\n", SyntaxProblem::NulByte, 2),
         ("K \"\\xff\"", SyntaxProblem::NotUtf8, 1),
         ("K \"a\" b\n", SyntaxProblem::ExcessAfterQuote, 1),
         ("\n\nK a\\\n", SyntaxProblem::TruncatedContinuation, 3),
@@ -239,12 +240,40 @@ fn entry_strategy() -> impl Strategy<Value = (String, String, u8)> {
     )
 }
 
+/// Entries `render` can write: keys that torrc syntax can spell.
+fn renderable(e: &Entry) -> bool {
+    !e.key.is_empty() && !e.key.ends_with('\\')
+}
+
+fn norm(es: &[Entry]) -> Vec<(String, Op, String)> {
+    es.iter()
+        .map(|e| {
+            let v = if e.op == Op::Clear {
+                String::new()
+            } else {
+                e.value.clone()
+            };
+            (e.key.clone(), e.op, v)
+        })
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn never_panics_on_text(s in "(\\PC|[\\n\\r\\t\\\\\"#])*") {
         let _ = parse_torrc(&s, "fuzz");
+    }
+
+    #[test]
+    fn parse_render_parse_is_stable(s in "(\\PC|[\\n\\r\\t\\\\\"#+/ \\x0b])*") {
+        if let Ok(es) = parse_torrc(&s, "p") {
+            let es: Vec<Entry> = es.into_iter().filter(renderable).collect();
+            let text = render(&es);
+            let back = parse_torrc(&text, "p").map(|b| norm(&b));
+            prop_assert_eq!(back, Ok(norm(&es)), "text: {:?}", text);
+        }
     }
 
     #[test]
