@@ -171,10 +171,12 @@ pub enum SyntaxProblem {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     /// The text could not be split into entries.
-    #[error("{location}: {problem}")]
+    #[error("{location}: {}{problem}", key.as_ref().map(|k| format!("{k}: ")).unwrap_or_default())]
     Syntax {
         /// Where.
         location: Location,
+        /// The key of the line, when the problem is in its value.
+        key: Option<String>,
         /// What.
         problem: SyntaxProblem,
     },

@@ -140,8 +140,9 @@ fn include_from_files() {
         .load::<ServiceConfig>()
         .unwrap_err();
     assert!(
-        e.to_string()
-            .starts_with(&format!("{f}:1: cannot include \"/nonexistent/dir\"")),
+        e.to_string().starts_with(&format!(
+            "{f}:1: %include: cannot include \"/nonexistent/dir\""
+        )),
         "{e}"
     );
 }

@@ -84,6 +84,7 @@ fn parse_into<'r>(
         let before = normalized.get(..pos).unwrap_or_default();
         let line = before.bytes().filter(|&c| c == b'\n').count() + 1;
         return Err(ConfigError::Syntax {
+            key: None,
             location: Location::File {
                 name: source,
                 line: u32::try_from(line).unwrap_or(u32::MAX),
@@ -119,11 +120,6 @@ fn parse_into<'r>(
             name: source.clone(),
             line,
         };
-        let syntax = |problem| ConfigError::Syntax {
-            location: location.clone(),
-            problem,
-        };
-
         // The key.
         let key_start = i;
         while let Some(c) = at(b, i) {
@@ -139,6 +135,11 @@ fn parse_into<'r>(
             (Op::Clear, k.to_string())
         } else {
             (Op::Set, raw_key.into_owned())
+        };
+        let syntax = |problem| ConfigError::Syntax {
+            location: location.clone(),
+            key: Some(key.clone()),
+            problem,
         };
 
         while matches!(at(b, i), Some(b' ' | b'\t')) {
@@ -236,6 +237,7 @@ fn include<'r>(
 ) -> Result<(), ConfigError> {
     let syntax = |problem| ConfigError::Syntax {
         location: location.clone(),
+        key: Some("%include".into()),
         problem,
     };
     let Some(resolver) = resolver else {

@@ -130,6 +130,7 @@ fn syntax_errors() {
             ConfigError::Syntax {
                 location: Location::File { line: l, .. },
                 problem: p,
+                ..
             } => {
                 assert_eq!((&p, l), (problem, *line), "{text:?}");
             }
@@ -138,7 +139,7 @@ fn syntax_errors() {
     }
     assert_eq!(
         err("K \"abc\n").to_string(),
-        "torrc:1: unterminated quoted value (hint: close the \" on the same line; quoted values cannot span lines)"
+        "torrc:1: K: unterminated quoted value (hint: close the \" on the same line; quoted values cannot span lines)"
     );
     // A continuation into a blank line is an error too (tor would keep a literal backslash).
     assert!(matches!(
@@ -208,7 +209,7 @@ fn includes() {
     let e = parse_torrc_with("\n%include nothere", "torrc", &mut r).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "torrc:2: cannot include \"nothere\": no such file"
+        "torrc:2: %include: cannot include \"nothere\": no such file"
     );
 }
 
