@@ -302,3 +302,125 @@ proptest! {
         prop_assert_eq!(back, Ok(entries), "text: {:?}", text);
     }
 }
+
+// Cases from C tor's src/test/test_util.c (test_util_config_line, _quotes,
+// _comment_character, _escaped_content, _crlf): the same inputs must give the same keys and
+// values, or fail where tor fails.
+#[test]
+fn c_tor_test_util_config_line_cases() {
+    let text = concat!(
+        "k v\n",
+        " key    value with spaces   \n",
+        "keykey val\n",
+        "k2\n",
+        "k3 \n",
+        "\n",
+        "   \n",
+        "#comment\n",
+        "k4#a\n",
+        "k5#abc\n",
+        "k6 val #with comment\n",
+        "kseven   \"a quoted 'string\"\n",
+        "k8 \"a \\x71uoted\\n\\\"str\\\\ing\\t\\001\\01\\1\\\"\"\n",
+        "k9 a line that\\\n spans two lines.\n\n",
+        "k10 more than\\\n one contin\\\nuation\n",
+        "k11  \\\ncontinuation at the start\n",
+        "k12 line with a\\\n#comment\n embedded\n",
+        "k13\\\ncontinuation at the very start\n",
+        "k14 a line that has a comment and # ends with a slash \\\n",
+        "k15 this should be the next new line\n",
+        "k16 a line that has a comment and # ends without a slash \n",
+        "k17 this should be the next new line\n",
+    );
+    assert_eq!(
+        kv(text),
+        [
+            pair("k", "v"),
+            pair("key", "value with spaces"),
+            pair("keykey", "val"),
+            pair("k2", ""),
+            pair("k3", ""),
+            pair("k4", ""),
+            pair("k5", ""),
+            pair("k6", "val"),
+            pair("kseven", "a quoted 'string"),
+            pair("k8", "a quoted\n\"str\\ing\t\x01\x01\x01\""),
+            pair("k9", "a line that spans two lines."),
+            pair("k10", "more than one continuation"),
+            pair("k11", "continuation at the start"),
+            pair("k12", "line with a embedded"),
+            pair("k13", "continuation at the very start"),
+            pair("k14", "a line that has a comment and"),
+            pair("k15", "this should be the next new line"),
+            pair("k16", "a line that has a comment and"),
+            pair("k17", "this should be the next new line"),
+        ]
+    );
+
+    assert_eq!(
+        one("kTrailingSpace \"quoted value\"   \n"),
+        pair("kTrailingSpace", "quoted value")
+    );
+    assert_eq!(
+        kv("k1 \"# in quotes\"\nk2 some value    # some comment\nk3 /home/user/myTorNetwork#2\n"),
+        [
+            pair("k1", "# in quotes"),
+            pair("k2", "some value"),
+            pair("k3", "/home/user/myTorNetwork")
+        ]
+    );
+    let escaped = concat!(
+        "HexadecimalLower \"\\x2a\"\n",
+        "HexadecimalUpper \"\\x2A\"\n",
+        "HexadecimalUpperX \"\\X2A\"\n",
+        "Octal \"\\52\"\n",
+        "Newline \"\\n\"\n",
+        "Tab \"\\t\"\n",
+        "CarriageReturn \"\\r\"\n",
+        "DoubleQuote \"\\\"\"\n",
+        "SimpleQuote \"\\'\"\n",
+        "Backslash \"\\\\\"\n",
+        "Mix \"This is a \\\"star\\\":\\t\\'\\x2a\\'\\nAnd second line\"\n",
+    );
+    let values: Vec<String> = kv(escaped).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(
+        values,
+        [
+            "*",
+            "*",
+            "*",
+            "*",
+            "\n",
+            "\t",
+            "\r",
+            "\"",
+            "'",
+            "\\",
+            "This is a \"star\":\t'*'\nAnd second line"
+        ]
+    );
+    assert_eq!(
+        kv("Hello world\r\nHello \"nice big world\"\r\n"),
+        [pair("Hello", "world"), pair("Hello", "nice big world")]
+    );
+
+    for bad in [
+        "kTrailingGarbage \"quoted value\"trailing garbage\n",
+        "kTrailingSpaceAndGarbage \"quoted value\" trailing space+g\n",
+        "kMultilineTrailingSpace \"mline\\ \nvalue w/ trailing sp\"\n",
+        "kMultilineNoTrailingBackslash \"naked multiline\nvalue\"\n",
+        "BrokenEscapedContent \"\\a\"\n",
+        "BrokenEscapedContent \"\\x\"\n",
+        "BrokenOctal \"\\8\"\n",
+        "BrokenHex \"\\xg4\"\n",
+        "BrokenEscape \"\\",
+        "Foo \"\\x9g\"\n",
+        "Foo \"\\xg0\"\n",
+        "Foo \"\\xf\"\n",
+        "Foo \"\\q\"\n",
+        "Foo \"hello\n",
+        "Foo \"hello\" world\n",
+    ] {
+        assert!(parse_torrc(bad, "t").is_err(), "{bad:?}");
+    }
+}
