@@ -42,16 +42,20 @@ pub struct Invocation {
 impl Invocation {
     /// Reads the torrc (if any) and merges the command line over it.
     pub fn entries(&self) -> Result<Vec<Entry>, ConfigError> {
+        self.entries_for(self.daemon)
+    }
+
+    fn entries_for(&self, daemon: Daemon) -> Result<Vec<Entry>, ConfigError> {
         let file = match &self.torrc {
             Some(path) => read_torrc(path)?,
             None => Vec::new(),
         };
-        merge(self.daemon, &[&file, &self.overrides])
+        merge(daemon, &[&file, &self.overrides])
     }
 
-    /// Reads, merges and validates the configuration.
+    /// Reads, merges and validates the configuration (with `C`'s key table).
     pub fn load<C: DaemonConfig>(&self) -> Result<C, ConfigError> {
-        C::from_entries(&self.entries()?)
+        C::from_entries(&self.entries_for(C::DAEMON)?)
     }
 }
 
