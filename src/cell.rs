@@ -219,6 +219,7 @@ impl std::fmt::Display for CircId {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -337,6 +337,7 @@ impl ChanMsgBody for RelayEarly {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -299,6 +299,7 @@ pub mod raw {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::cell::{Netinfo, Padding, Relay, Versions};

@@ -352,6 +352,7 @@ impl ChanMsgBody for Authorize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

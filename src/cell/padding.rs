@@ -133,6 +133,7 @@ impl ChanMsgBody for PaddingNegotiate {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
