@@ -60,7 +60,10 @@ impl Unrecognized {
                 max,
             });
         }
-        Ok(Unrecognized { cmd, body })
+        Ok(Unrecognized {
+            cmd,
+            body: pad_fixed_body(cmd, body),
+        })
     }
 
     /// The command.
@@ -68,10 +71,23 @@ impl Unrecognized {
         self.cmd
     }
 
-    /// The body as received (all 509 bytes of a fixed-length cell).
+    /// The body as received (all 509 bytes of a fixed-length cell, zero-padded if it was
+    /// built or decoded from fewer).
     pub fn body(&self) -> &Bytes {
         &self.body
     }
+}
+
+/// Pads the body of a fixed-length command to 509 bytes (copying only if it is shorter),
+/// so that an unrecognized fixed-length message always holds a whole cell body.
+fn pad_fixed_body(cmd: ChanCmd, body: Bytes) -> Bytes {
+    if cmd.is_var_len() || body.len() >= CELL_BODY_LEN {
+        return body;
+    }
+    let mut v = Vec::with_capacity(CELL_BODY_LEN);
+    v.extend_from_slice(&body);
+    v.resize(CELL_BODY_LEN, 0);
+    Bytes::from(v)
 }
 
 /// Any channel message.
@@ -178,7 +194,10 @@ impl AnyChanMsg {
                         "longer than its cell format allows",
                     ));
                 }
-                AnyChanMsg::Unrecognized(Unrecognized { cmd, body })
+                AnyChanMsg::Unrecognized(Unrecognized {
+                    cmd,
+                    body: pad_fixed_body(cmd, body),
+                })
             }
         })
     }
