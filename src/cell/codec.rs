@@ -20,7 +20,7 @@
 //! Deliberately not here: link protocols 1–3 after negotiation (2-byte ids on every cell),
 //! TLS, and which cells a channel accepts in which state.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::error::CellError;
 use super::msg::AnyChanMsg;
@@ -28,7 +28,7 @@ use super::{
     ChanCmd, CircId, CELL_BODY_LEN, FIXED_CELL_LEN, MIN_LINK_VERSION, VAR_HEADER_LEN,
     VAR_HEADER_LEN_NARROW,
 };
-use crate::wire::EncodeError;
+use crate::wire::{EncodeError, Reader};
 
 /// A channel cell: a circuit id and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,19 +173,24 @@ impl ChannelCodec {
             return Ok(None);
         }
         let raw = src.split_to(len).freeze();
-        let idl = self.circ_id_len();
-        let mut hdr = raw.slice(..idl + 1);
-        let circ_id = CircId(if idl == 4 {
-            hdr.get_u32()
-        } else {
-            u32::from(hdr.get_u16())
-        });
-        let cmd = ChanCmd(hdr.get_u8());
-        let body = if cmd.is_var_len() {
-            raw.slice(idl + 3..)
-        } else {
-            raw.slice(idl + 1..)
+        // `frame_len` saw the whole header, so these reads cannot fail; they are checked
+        // anyway rather than trusted.
+        let truncated = |source| CellError::Malformed {
+            cmd: ChanCmd::PADDING,
+            circ_id: CircId::ZERO,
+            source,
         };
+        let mut hdr = Reader::new(&raw);
+        let circ_id = CircId(if self.link_version.is_some() {
+            hdr.take_u32("cell CircID").map_err(truncated)?
+        } else {
+            u32::from(hdr.take_u16("cell CircID").map_err(truncated)?)
+        });
+        let cmd = ChanCmd(hdr.take_u8("cell command").map_err(truncated)?);
+        if cmd.is_var_len() {
+            hdr.take_u16("cell length").map_err(truncated)?;
+        }
+        let body = raw.slice(hdr.consumed()..);
         if !cmd.accepts_circ_id(circ_id) {
             return Err(CellError::BadCircId { cmd, circ_id });
         }

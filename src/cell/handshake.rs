@@ -181,11 +181,11 @@ impl ChanMsgBody for AuthChallenge {
         let challenge = r.take_array("AUTH_CHALLENGE challenge")?;
         let n = r.take_u16("AUTH_CHALLENGE N_Methods")? as usize;
         // Check the length before allocating.
-        let raw = r.take(n * 2, "AUTH_CHALLENGE methods")?;
-        let methods = raw
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-            .collect();
+        let mut m = Reader::new(r.take(n * 2, "AUTH_CHALLENGE methods")?);
+        let mut methods = Vec::with_capacity(n);
+        while !m.is_empty() {
+            methods.push(m.take_u16("AUTH_CHALLENGE method")?);
+        }
         Ok(AuthChallenge { challenge, methods })
     }
     fn encode_body<W: Writer + ?Sized>(&self, w: &mut W) -> Result<(), EncodeError> {
