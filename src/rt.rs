@@ -10,10 +10,12 @@
 
 use std::future::Future;
 
+mod daemon;
 pub mod keystore;
 mod log;
 pub mod tls;
 
+pub use daemon::{args, daemon_main, DaemonError};
 pub use log::{format_timestamp, init_logging, tor_level_name};
 
 /// A runtime-layer failure.

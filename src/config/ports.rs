@@ -7,8 +7,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use sha3::{Digest, Sha3_256};
-
 use super::value::{parse_port, VResult};
 
 /// Where a listener binds.
@@ -312,38 +310,16 @@ pub(crate) fn parse_udp_forward(v: &str) -> VResult<UdpForward> {
     Ok(UdpForward { local, onion, port })
 }
 
-/// Checks a v3 onion address (rend-spec-v3 §6 "Encoding onion addresses"): 56 base32
-/// characters of `PUBKEY | CHECKSUM | VERSION`, version 3, checksum
-/// `SHA3-256(".onion checksum" | PUBKEY | VERSION)[..2]`.
+/// Checks a v3 onion address (rend-spec-v3 §6 "Encoding onion addresses") with the
+/// onion-service code's own parser: length, base32, version, checksum, and a valid key
+/// without a torsion component. A subdomain (`www.<addr>.onion`) is allowed, as in tor.
 fn check_onion_v3(host: &str) -> VResult<()> {
-    let label = host
-        .strip_suffix(".onion")
-        .ok_or("not an onion address (must end in .onion)")?;
-    let label = label.rsplit('.').next().unwrap_or(label);
-    if label.len() != 56 {
-        return Err("a v3 onion address has 56 characters before .onion".into());
+    if !host.ends_with(".onion") {
+        return Err("not an onion address (must end in .onion)".into());
     }
-    let raw = data_encoding::BASE32_NOPAD
-        .decode(label.to_ascii_uppercase().as_bytes())
-        .map_err(|_| "onion address is not base32")?;
-    let (Some(pubkey), Some(checksum), Some(&version)) =
-        (raw.get(..32), raw.get(32..34), raw.get(34))
-    else {
-        return Err("onion address has the wrong length".into());
-    };
-    if version != 3 {
-        return Err(format!(
-            "onion address version {version}; only v3 is supported"
-        ));
-    }
-    let mut h = Sha3_256::new();
-    h.update(b".onion checksum");
-    h.update(pubkey);
-    h.update([version]);
-    if h.finalize().get(..2) != Some(checksum) {
-        return Err("onion address checksum is wrong (a typo?)".into());
-    }
-    Ok(())
+    crate::hs::HsId::parse_hostname(host)
+        .map(|_| ())
+        .map_err(|e| format!("bad onion address: {e}"))
 }
 
 #[cfg(test)]

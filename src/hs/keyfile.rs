@@ -1,7 +1,7 @@
 //! The contents of C tor's onion-service key files `hs_ed25519_secret_key` and
 //! `hs_ed25519_public_key` (C tor `crypto_write_tagged_contents_to_file`,
-//! `ed25519_seckey_read_from_file`): a 32-byte header `"== <type>: <tag> =="` padded with
-//! NULs, then the key.
+//! `ed25519_seckey_read_from_file`): C tor's tagged key-file format
+//! ([`crate::crypto::keyfile`]) with these headers:
 //!
 //! - secret: `"== ed25519v1-secret: type0 =="` + the 64-byte expanded key `a | RH`;
 //! - public: `"== ed25519v1-public: type0 =="` + the 32-byte key.
@@ -14,31 +14,14 @@ use zeroize::Zeroizing;
 
 use super::address::{AddressError, HsId};
 use super::blind::IdentitySecretKey;
-
-/// Length of the tagged header.
-pub const HEADER_LEN: usize = 32;
-/// The type string of a secret key file.
-pub const SECRET_TYPE: &str = "ed25519v1-secret";
-/// The type string of a public key file.
-pub const PUBLIC_TYPE: &str = "ed25519v1-public";
-/// The only tag C tor writes for onion-service keys.
-pub const TAG: &str = "type0";
+use crate::crypto::keyfile::{self, ED25519_PUBLIC_TYPE0, ED25519_SECRET_TYPE0};
 
 /// Why a key file's contents were refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum KeyFileError {
-    /// The header is not `"== <type>: <tag> =="` followed by NULs.
-    #[error("malformed key file header")]
-    BadHeader,
-    /// The header names another key type.
-    #[error("key file has the wrong type")]
-    WrongType,
-    /// The header's tag is not `type0`.
-    #[error("key file has an unknown tag")]
-    WrongTag,
-    /// The body is not the key length.
-    #[error("key file body is {0} bytes, expected {1}")]
-    BadLength(usize, usize),
+    /// The header or length is wrong (see [`keyfile::KeyFileError`]).
+    #[error("{0}")]
+    Format(#[from] keyfile::KeyFileError),
     /// The public key is not a valid onion-service identity.
     #[error("key file holds an invalid key: {0}")]
     BadKey(AddressError),
@@ -46,14 +29,15 @@ pub enum KeyFileError {
 
 /// `hs_ed25519_secret_key` contents for `key` (96 bytes).
 pub fn encode_secret_key(key: &IdentitySecretKey) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(header(SECRET_TYPE, TAG).to_vec());
-    out.extend_from_slice(key.to_expanded_bytes().as_ref());
-    out
+    Zeroizing::new(keyfile::encode(
+        ED25519_SECRET_TYPE0,
+        key.to_expanded_bytes().as_ref(),
+    ))
 }
 
 /// Parses `hs_ed25519_secret_key` contents.
 pub fn decode_secret_key(file: &[u8]) -> Result<IdentitySecretKey, KeyFileError> {
-    let body = split_checked(file, SECRET_TYPE, 64)?;
+    let body = keyfile::decode(ED25519_SECRET_TYPE0, file)?;
     let mut expanded = Zeroizing::new([0u8; 64]);
     expanded.copy_from_slice(body);
     Ok(IdentitySecretKey::from_expanded_bytes(*expanded))
@@ -61,61 +45,15 @@ pub fn decode_secret_key(file: &[u8]) -> Result<IdentitySecretKey, KeyFileError>
 
 /// `hs_ed25519_public_key` contents for `id` (64 bytes).
 pub fn encode_public_key(id: &HsId) -> Vec<u8> {
-    let mut out = header(PUBLIC_TYPE, TAG).to_vec();
-    out.extend_from_slice(id.as_bytes());
-    out
+    keyfile::encode(ED25519_PUBLIC_TYPE0, id.as_bytes())
 }
 
 /// Parses `hs_ed25519_public_key` contents, validating the key as an onion address would.
 pub fn decode_public_key(file: &[u8]) -> Result<HsId, KeyFileError> {
-    let body = split_checked(file, PUBLIC_TYPE, 32)?;
+    let body = keyfile::decode(ED25519_PUBLIC_TYPE0, file)?;
     let mut key = [0u8; 32];
     key.copy_from_slice(body);
     HsId::from_bytes(key).map_err(KeyFileError::BadKey)
-}
-
-/// The 32-byte header `"== <type>: <tag> =="` padded with NULs (both strings are ours and
-/// short enough).
-fn header(typestring: &str, tag: &str) -> [u8; HEADER_LEN] {
-    let text = format!("== {typestring}: {tag} ==");
-    let mut h = [0u8; HEADER_LEN];
-    for (d, s) in h.iter_mut().zip(text.bytes().take(HEADER_LEN - 1)) {
-        *d = s;
-    }
-    h
-}
-
-/// Parses a header as C tor's `crypto_read_tagged_contents_from_file` does, then checks the
-/// type, the tag and the body length.
-fn split_checked<'a>(
-    file: &'a [u8],
-    typestring: &str,
-    body_len: usize,
-) -> Result<&'a [u8], KeyFileError> {
-    let (head, body) = file
-        .split_at_checked(HEADER_LEN)
-        .ok_or(KeyFileError::BadHeader)?;
-    let text_len = head.iter().position(|&b| b == 0).unwrap_or(HEADER_LEN);
-    let (text, pad) = head.split_at(text_len);
-    if pad.iter().any(|&b| b != 0) {
-        return Err(KeyFileError::BadHeader);
-    }
-    let text = std::str::from_utf8(text).map_err(|_| KeyFileError::BadHeader)?;
-    let inner = text
-        .strip_prefix("== ")
-        .and_then(|t| t.strip_suffix(" =="))
-        .ok_or(KeyFileError::BadHeader)?;
-    let (ty, tag) = inner.split_once(": ").ok_or(KeyFileError::BadHeader)?;
-    if ty != typestring {
-        return Err(KeyFileError::WrongType);
-    }
-    if tag != TAG {
-        return Err(KeyFileError::WrongTag);
-    }
-    if body.len() != body_len {
-        return Err(KeyFileError::BadLength(body.len(), body_len));
-    }
-    Ok(body)
 }
 
 #[cfg(test)]
@@ -140,27 +78,29 @@ mod tests {
 
         assert_eq!(
             decode_public_key(&file).map(|_| ()),
-            Err(KeyFileError::WrongType)
+            Err(KeyFileError::Format(keyfile::KeyFileError::WrongType))
         );
         assert_eq!(
             decode_secret_key(&file[..95]).map(|_| ()),
-            Err(KeyFileError::BadLength(63, 64))
+            Err(KeyFileError::Format(keyfile::KeyFileError::BadLength(
+                63, 64
+            )))
         );
         assert_eq!(
             decode_secret_key(&file[..20]).map(|_| ()),
-            Err(KeyFileError::BadHeader)
+            Err(KeyFileError::Format(keyfile::KeyFileError::BadHeader))
         );
         let mut other_tag = file.to_vec();
         other_tag[21..26].copy_from_slice(b"type1");
         assert_eq!(
             decode_secret_key(&other_tag).map(|_| ()),
-            Err(KeyFileError::WrongTag)
+            Err(KeyFileError::Format(keyfile::KeyFileError::WrongTag))
         );
         let mut junk_pad = file.to_vec();
         junk_pad[31] = 1;
         assert_eq!(
             decode_secret_key(&junk_pad).map(|_| ()),
-            Err(KeyFileError::BadHeader)
+            Err(KeyFileError::Format(keyfile::KeyFileError::BadHeader))
         );
     }
 
