@@ -27,7 +27,10 @@ struct Tor1Setup {
     n_cells: usize,
 }
 
-fn tor1_setup(file: &str) -> (Tor1Setup, Vec<(usize, Vec<u8>, Option<[u8; 20]>)>) {
+/// A listed cell: its number, its wire body, and (Arti files only) its SENDME tag.
+type ListedCell = (usize, Vec<u8>, Option<[u8; 20]>);
+
+fn tor1_setup(file: &str) -> (Tor1Setup, Vec<ListedCell>) {
     let recs = common::load(file);
     let setup = &recs[0];
     assert_eq!(setup.str("name"), "setup", "{}", setup.at());
