@@ -497,4 +497,102 @@ mod tests {
         assert_eq!(SendmeTag::from_digest_prefix(&d[..19]), None);
         assert!(format!("{:?}", tag(1)).contains("00000001"));
     }
+
+    /// The tags the cell crypto returns drive both trackers: a client sends DATA to an
+    /// exit, the exit acknowledges with the tag of every 100th cell, the client verifies.
+    /// The SENDMEs are delivered late (queued), so several tags are in flight at once.
+    #[test]
+    fn crypto_tags_through_the_window_rules() {
+        use crate::crypto::tor1::{OriginCrypto, OriginLayer, Tor1RelayCrypto, BODY_LEN};
+        let keys = [[3u8; 72], [5u8; 72], [7u8; 72]];
+        let mut client = OriginCrypto::new();
+        let mut relays: Vec<Tor1RelayCrypto> = Vec::new();
+        for k in &keys {
+            client.push(OriginLayer::tor1(k));
+            relays.push(Tor1RelayCrypto::new(k));
+        }
+        let mut send = CircSendWindow::new();
+        let mut recv = CircRecvWindow::new();
+        let mut in_flight = VecDeque::new();
+        let mut sent = 0u32;
+        while sent < 5000 {
+            if !send.can_send() {
+                // Deliver every queued SENDME.
+                while let Some(t) = in_flight.pop_front() {
+                    send.sendme_received(Some(&t)).unwrap();
+                }
+                continue;
+            }
+            let mut body = [0u8; BODY_LEN];
+            body[0] = 2;
+            body[11..15].copy_from_slice(&sent.to_be_bytes());
+            let tag = client.encrypt_forward(&mut body, 2).unwrap();
+            send.data_sent(tag).unwrap();
+            sent += 1;
+            assert!(relays[0].decrypt_forward(&mut body).is_none());
+            assert!(relays[1].decrypt_forward(&mut body).is_none());
+            let rtag = relays[2].decrypt_forward(&mut body).unwrap();
+            assert_eq!(rtag, tag);
+            if let Some(t) = recv.data_received(rtag).unwrap() {
+                in_flight.push_back(t);
+                // Deliver SENDMEs in bursts of three.
+                if in_flight.len() == 3 {
+                    while let Some(t) = in_flight.pop_front() {
+                        send.sendme_received(Some(&t)).unwrap();
+                    }
+                }
+            }
+        }
+        // A forged tag (a stale one) is refused.
+        let stale = send.pending_tags().next().copied();
+        if let Some(t) = in_flight.pop_front() {
+            assert_eq!(Some(t), stale);
+            let mut forged = *t.as_bytes();
+            forged[19] ^= 1;
+            assert_eq!(
+                send.sendme_received(Some(&SendmeTag::new(forged))),
+                Err(SendmeError::TagMismatch)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever the order of sends and (correct) SENDMEs, the sender's queue matches
+        /// the receiver's emissions and no error occurs; a wrong tag always errors.
+        #[test]
+        fn windows_agree(steps in proptest::collection::vec(0u8..4, 1..3000), bad in 0usize..40) {
+            let mut s = CircSendWindow::new();
+            let mut r = CircRecvWindow::new();
+            let mut acks: VecDeque<SendmeTag> = VecDeque::new();
+            let mut n = 0u32;
+            let mut n_acks = 0usize;
+            for step in steps {
+                if step == 0 || !s.can_send() {
+                    if let Some(t) = acks.pop_front() {
+                        n_acks += 1;
+                        if n_acks == bad {
+                            let mut b = *t.as_bytes();
+                            b[0] ^= 0xff;
+                            proptest::prop_assert_eq!(
+                                s.sendme_received(Some(&SendmeTag::new(b))),
+                                Err(SendmeError::TagMismatch)
+                            );
+                            return Ok(());
+                        }
+                        s.sendme_received(Some(&t)).unwrap();
+                    }
+                    continue;
+                }
+                n += 1;
+                s.data_sent(tag(n)).unwrap();
+                if let Some(t) = r.data_received(tag(n)).unwrap() {
+                    acks.push_back(t);
+                }
+                proptest::prop_assert_eq!(s.pending_tags().len(), acks.len());
+                proptest::prop_assert!(s.pending_tags().zip(acks.iter()).all(|(a, b)| a == b));
+            }
+        }
+    }
 }

@@ -196,3 +196,183 @@ impl OriginCrypto {
         Err(Tor1Error::Unrecognized)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::crypto::tor1::{RelayCrypto, Tor1RelayCrypto, BODY_LEN};
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+    use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
+
+    fn km72() -> impl Strategy<Value = [u8; TOR1_KEY_MATERIAL_LEN]> {
+        vec(any::<u8>(), TOR1_KEY_MATERIAL_LEN).prop_map(|v| v.try_into().unwrap())
+    }
+
+    fn plain_from(data: &[u8]) -> RelayCellBody {
+        let mut b: RelayCellBody = data.try_into().unwrap();
+        b[1] = 0;
+        b[2] = 0;
+        b[5..9].fill(0);
+        b
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Origin → 3 relays (→ exit) and back, random keys, data, target hops, directions.
+        #[test]
+        fn three_hop_round_trips(
+            keys in (km72(), km72(), km72()),
+            cells in vec((0usize..3, any::<bool>(), vec(any::<u8>(), BODY_LEN)), 1..40),
+        ) {
+            let keys = [keys.0, keys.1, keys.2];
+            let mut origin = OriginCrypto::new();
+            let mut relays: Vec<Tor1RelayCrypto> = Vec::new();
+            for k in &keys {
+                origin.push(OriginLayer::tor1(k));
+                relays.push(RelayCrypto::new(k));
+            }
+            for (hop, forward, data) in cells {
+                let plain = plain_from(&data);
+                let mut body = plain;
+                if forward {
+                    let tag = origin.encrypt_forward(&mut body, hop).unwrap();
+                    for (r, relay) in relays.iter_mut().enumerate().take(hop + 1) {
+                        let got = relay.decrypt_forward(&mut body);
+                        if r < hop {
+                            prop_assert!(got.is_none());
+                        } else {
+                            prop_assert_eq!(got, Some(tag));
+                        }
+                    }
+                } else {
+                    let tag = relays[hop].originate_backward(&mut body);
+                    for r in (0..hop).rev() {
+                        relays[r].encrypt_backward(&mut body);
+                    }
+                    let rec = origin.decrypt_backward(&mut body).unwrap();
+                    prop_assert_eq!(rec, Recognized { hop, tag });
+                }
+                prop_assert_eq!(&body[..5], &plain[..5]);
+                prop_assert_eq!(&body[9..], &plain[9..]);
+            }
+        }
+
+        /// Any single flipped bit in a cell makes its recipient refuse it.
+        #[test]
+        fn tampered_cells_are_not_recognised(
+            keys in (km72(), km72()),
+            data in vec(any::<u8>(), BODY_LEN),
+            pos in 0usize..BODY_LEN,
+            bit in 0u8..8,
+        ) {
+            let mut origin = OriginCrypto::new();
+            origin.push(OriginLayer::tor1(&keys.0));
+            origin.push(OriginLayer::tor1(&keys.1));
+            let mut r0 = Tor1RelayCrypto::new(&keys.0);
+            let mut r1 = Tor1RelayCrypto::new(&keys.1);
+            let mut body = plain_from(&data);
+            origin.encrypt_forward(&mut body, 1).unwrap();
+            body[pos] ^= 1 << bit;
+            prop_assert!(r0.decrypt_forward(&mut body).is_none());
+            prop_assert!(r1.decrypt_forward(&mut body).is_none());
+
+            let mut body = plain_from(&data);
+            r1.originate_backward(&mut body);
+            r0.encrypt_backward(&mut body);
+            body[pos] ^= 1 << bit;
+            prop_assert_eq!(origin.decrypt_backward(&mut body), Err(Tor1Error::Unrecognized));
+        }
+    }
+
+    /// A whole rendezvous circuit: client — G1 — M1 — RP — M2 — G2 — service, with the
+    /// virtual hop end to end. The RP joins the two circuits: what it receives forward on
+    /// the client's circuit it sends backward on the service's, and the other way round.
+    #[test]
+    fn rendezvous_circuit_end_to_end() {
+        let mut rng = StdRng::seed_from_u64(289);
+        let mut km = || {
+            let mut k = [0u8; TOR1_KEY_MATERIAL_LEN];
+            rng.fill_bytes(&mut k);
+            k
+        };
+        let (kc, ks): (Vec<_>, Vec<_>) = (
+            (0..3).map(|_| km()).collect(),
+            (0..3).map(|_| km()).collect(),
+        );
+        let mut hs_km = [0u8; HS_KEY_MATERIAL_LEN];
+        StdRng::seed_from_u64(4242).fill_bytes(&mut hs_km);
+
+        let mut client = OriginCrypto::new();
+        let mut service = OriginCrypto::new();
+        let mut client_relays: Vec<Tor1RelayCrypto> = Vec::new();
+        let mut service_relays: Vec<Tor1RelayCrypto> = Vec::new();
+        for k in &kc {
+            client.push(OriginLayer::tor1(k));
+            client_relays.push(RelayCrypto::new(k));
+        }
+        for k in &ks {
+            service.push(OriginLayer::tor1(k));
+            service_relays.push(RelayCrypto::new(k));
+        }
+        client.push(OriginLayer::hs(&hs_km, HsRole::Client));
+        service.push(OriginLayer::hs(&hs_km, HsRole::Service));
+
+        let mut rng = StdRng::seed_from_u64(7);
+        for i in 0..200 {
+            let mut data = [0u8; BODY_LEN];
+            rng.fill_bytes(&mut data);
+            let plain = plain_from(&data);
+            let mut body = plain;
+            let from_client = rng.gen_bool(0.5);
+            let (sender, receiver, out_path, in_path) = if from_client {
+                (
+                    &mut client,
+                    &mut service,
+                    &mut client_relays,
+                    &mut service_relays,
+                )
+            } else {
+                (
+                    &mut service,
+                    &mut client,
+                    &mut service_relays,
+                    &mut client_relays,
+                )
+            };
+            let tag = sender.encrypt_forward(&mut body, 3).unwrap();
+            for relay in out_path.iter_mut() {
+                assert!(relay.decrypt_forward(&mut body).is_none(), "cell {i}");
+            }
+            for relay in in_path.iter_mut().rev() {
+                relay.encrypt_backward(&mut body);
+            }
+            let rec = receiver.decrypt_backward(&mut body).unwrap();
+            assert_eq!(rec, Recognized { hop: 3, tag }, "cell {i}");
+            assert_eq!(body[9..], plain[9..]);
+        }
+    }
+
+    #[test]
+    fn no_such_hop() {
+        let mut o = OriginCrypto::new();
+        let mut body = [0u8; BODY_LEN];
+        assert_eq!(
+            o.encrypt_forward(&mut body, 0),
+            Err(Tor1Error::NoSuchHop { hop: 0, n_hops: 0 })
+        );
+        o.push(OriginLayer::tor1(&[1; TOR1_KEY_MATERIAL_LEN]));
+        assert_eq!(o.n_hops(), 1);
+        assert!(o.encrypt_forward(&mut body, 0).is_ok());
+        assert_eq!(
+            o.encrypt_forward(&mut body, 1),
+            Err(Tor1Error::NoSuchHop { hop: 1, n_hops: 1 })
+        );
+        assert_eq!(
+            o.decrypt_backward(&mut [0u8; BODY_LEN]),
+            Err(Tor1Error::Unrecognized)
+        );
+    }
+}
