@@ -125,9 +125,11 @@ struct RunningDigest<D: Digest + FixedOutputReset + Clone>(D);
 
 impl<D: Digest + FixedOutputReset + Clone> Drop for RunningDigest<D> {
     fn drop(&mut self) {
-        // `Digest::reset` writes the initial state and a zeroed block buffer over the old
-        // one; black_box keeps the store from being optimised away.
-        Digest::reset(&mut self.0);
+        // A fresh value has the initial state and an all-zero block buffer; assigning it
+        // overwrites the whole old state (`Digest::reset` would only rewind the buffer
+        // position, leaving buffered bytes such as Df in place). black_box keeps the store
+        // from being optimised away.
+        self.0 = D::new();
         std::hint::black_box(&mut self.0);
     }
 }
@@ -189,7 +191,6 @@ impl<S: Suite> DirState<S> {
     }
 
     /// The tentative-digest check of a cell whose `recognized` field is zero.
-    #[cold]
     fn check_digest(&mut self, body: &RelayCellBody) -> Option<SendmeTag> {
         let mut tentative = RunningDigest(self.digest.0.clone());
         Digest::update(&mut tentative.0, &body[..DIGEST_AT]);
