@@ -1,5 +1,6 @@
 //! SENDME v1 tags and the classic fixed-window flow control they authenticate
-//! (tor-spec §7.4 "Flow control", proposal 289 "Authenticating SENDME cells").
+//! (tor-spec §7.3 "Circuit-level flow control", §7.3.1 "SENDME Cell Format", §7.4
+//! "Stream-level flow control"; proposal 289 "Authenticating SENDME cells").
 //!
 //! A SENDME v1 tag is the sender's running relay-cell digest right after a DATA cell that
 //! the receiver is expected to acknowledge: the full 20-byte SHA-1 output for tor1 hops, the
@@ -116,7 +117,7 @@ fn tag_due(w: u16) -> bool {
     w != CIRCWINDOW_START && w != 0 && (w - 1).is_multiple_of(CIRCWINDOW_INCREMENT)
 }
 
-/// The sending side of one hop's circuit-level window (tor-spec §7.4; proposal 289 §4).
+/// The sending side of one hop's circuit-level window (tor-spec §7.3; proposal 289 §3).
 #[derive(Debug, Clone)]
 pub struct CircSendWindow {
     /// DATA cells we may still send.
@@ -206,7 +207,7 @@ impl CircSendWindow {
     }
 }
 
-/// The receiving side of one hop's circuit-level window (tor-spec §7.4).
+/// The receiving side of one hop's circuit-level window (tor-spec §7.3).
 #[derive(Debug, Clone)]
 pub struct CircRecvWindow {
     /// DATA cells the peer may still send.

@@ -1,5 +1,5 @@
 //! "tor1" relay-cell encryption (tor-spec §6.1 "Relay cells", §5.2 key order; C tor
-//! `relay_crypto.c`), and its onion-service variant (rend-spec-v3 §4.2 "the virtual hop").
+//! `relay_crypto.c`), and its onion-service variant (rend-spec-v3 §4.2.1 "Key expansion").
 //!
 //! Each hop shares with the circuit's origin two AES-CTR streams (Kf forward, away from the
 //! origin; Kb backward) with zero IVs whose keystreams run on across cells, and two running
@@ -21,6 +21,8 @@
 //!   (tor1 hops and, on rendezvous circuits, the onion-service virtual hop as last hop). The
 //!   onion service builds its virtual hop with [`HsRole::Service`], which swaps the
 //!   directions as C tor's `reverse` flag does: it sends with Kb/Db and receives with Kf/Df.
+//!   (rend-spec-v3 §4.2.1 only says "Kf and Kb interchanged"; C tor's `relay_crypto_init`
+//!   and Arti's responder swap the digests too, and the stored Arti vector confirms it.)
 //!
 //! Every operation works in place on a `&mut [u8; 509]` body and allocates nothing. The
 //! SENDME v1 tag of each originated or recognised cell is returned
@@ -58,10 +60,10 @@ const DIGEST_AT: usize = 5;
 /// Length of the `digest` field.
 const DIGEST_FIELD_LEN: usize = 4;
 
-/// Length of tor1 key material: `Df[20] | Db[20] | Kf[16] | Kb[16]` (tor-spec §5.2.2).
+/// Length of tor1 key material: `Df[20] | Db[20] | Kf[16] | Kb[16]` (tor-spec §5.2.1, §5.2.2).
 pub const TOR1_KEY_MATERIAL_LEN: usize = 72;
 /// Length of onion-service virtual-hop key material: `Df | Db | Kf | Kb`, 32 bytes each
-/// (rend-spec-v3 §4.2, `HS_NTOR_KEY_EXPANSION_KDF_OUT_LEN`).
+/// (rend-spec-v3 §4.2.1, `HS_NTOR_KEY_EXPANSION_KDF_OUT_LEN`).
 pub const HS_KEY_MATERIAL_LEN: usize = 128;
 
 /// A relay-cell crypto operation failed.
@@ -108,7 +110,7 @@ impl Suite for Tor1 {
     const NAME: &'static str = "tor1";
 }
 
-/// The onion-service virtual hop: AES-256-CTR and SHA3-256 (rend-spec-v3 §4.2).
+/// The onion-service virtual hop: AES-256-CTR and SHA3-256 (rend-spec-v3 §4.2.1).
 #[derive(Debug, Clone, Copy)]
 pub enum HsV3 {}
 impl sealed::Sealed for HsV3 {}

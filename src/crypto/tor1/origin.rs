@@ -68,7 +68,7 @@ impl<S: Suite> fmt::Debug for OriginHop<S> {
     }
 }
 
-/// Which end of a rendezvous circuit we are, for the virtual hop (rend-spec-v3 §4.2).
+/// Which end of a rendezvous circuit we are, for the virtual hop (rend-spec-v3 §4.2.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HsRole {
     /// The client: sends with Kf/Df, receives with Kb/Db.
