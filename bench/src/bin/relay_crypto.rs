@@ -16,7 +16,7 @@
 //! that is missing, `/proc/self/stat` utime+stime (clock ticks, coarse); failing both,
 //! wall-clock time, which the output then says. Single-threaded.
 //!
-//! `cargo bench --bench relay_crypto` runs about 0.4 s per figure; set
+//! `cargo run --release -p oniongate-bench --bin relay_crypto` runs about 0.4 s per figure; set
 //! `RELAY_CRYPTO_BENCH_SECS` (e.g. `3`) for longer runs. Keys and data are fixed, so every
 //! run computes the same bytes.
 
