@@ -11,6 +11,9 @@
 //! The link handshake here is the bare client sequence (VERSIONS, then NETINFO after the
 //! relay's cells); certificate checking belongs to the channel code and its own tests.
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;
