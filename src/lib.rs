@@ -12,6 +12,8 @@
 //!   SENDME tags, RSA identity keys;
 //! - [`cert`]: Ed25519 certificates (cert-spec) and the RSA→Ed25519 cross-certificate;
 //! - [`hs`]: v3 onion-service cryptography (addresses, time periods, blinding, hs-ntor);
+//! - [`channel`]: the link handshake (sans-IO); [`circuit`]: circuits at a relay (sans-IO);
+//!   [`client`]: circuits and streams at the origin (sans-IO); [`keys`]: relay keys and rotation;
 //! - [`config`]: torrc parsing and the tor-style command line;
 //! - `rt` (feature `rt`, on by default): the tokio runtime and logging. Everything else is
 //!   sans-IO: `cargo check --no-default-features` proves it.
@@ -21,10 +23,14 @@
 
 pub mod cell;
 pub mod cert;
+pub mod channel;
+pub mod circuit;
+pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod hs;
 pub mod ids;
+pub mod keys;
 pub mod linkspec;
 pub mod relaycell;
 pub mod safelog;

@@ -1,0 +1,1 @@
+//! Placeholder: written in stage 2 (relay stack) by its owner.
