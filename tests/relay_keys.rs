@@ -155,3 +155,31 @@ fn corrupt_files_are_reported_with_their_path_and_left_alone() {
     assert!(e.to_string().contains("secret_id_key"), "{e}");
     assert!(e.to_string().contains("1536"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_server_presents_the_link_certificate() {
+    use oniongate::rt::tls;
+    let mut rng = StdRng::seed_from_u64(5);
+    // The real 2048-bit link key: ring refuses smaller RSA keys.
+    let keys = oniongate::keys::RelayKeys::generate(
+        "Tls",
+        KeyPolicy::default(),
+        SystemTime::now(),
+        &mut rng,
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(
+        tls::server_config(keys.tls_cert_der(), keys.tls_key()).unwrap(),
+    );
+    let (a, b) = tokio::io::duplex(1 << 16);
+    let server = tokio::spawn(async move { acceptor.accept(a).await.map(|_| ()) });
+    let connector = tokio_rustls::TlsConnector::from(tls::client_config().unwrap());
+    let s = connector
+        .connect(tls::random_server_name(&mut rng).unwrap(), b)
+        .await
+        .unwrap();
+    let peer = tls::peer_cert_der(s.get_ref().1).unwrap();
+    assert_eq!(peer, keys.tls_cert_der());
+    assert_eq!(peer, keys.link_identity().cert_tls_link);
+    server.await.unwrap().unwrap();
+}

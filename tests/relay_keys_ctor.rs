@@ -20,6 +20,45 @@ use rand::SeedableRng;
 
 use common::ctor::{CTorOptions, CTorRelay, TempDir};
 
+/// Connects to `addr` as a client and returns the responder's CERTS cell.
+async fn fetch_certs(addr: std::net::SocketAddr) -> oniongate::cell::Certs {
+    use bytes::BytesMut;
+    use oniongate::cell::{AnyChanMsg, ChannelCodec};
+    use oniongate::rt::tls;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut rng = StdRng::from_entropy();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(tls::client_config().unwrap());
+    let mut stream = connector
+        .connect(tls::random_server_name(&mut rng).unwrap(), tcp)
+        .await
+        .unwrap();
+    let versions = oniongate::cell::codec::raw::versions_cell(&[4, 5]).unwrap();
+    stream.write_all(&versions).await.unwrap();
+    let mut codec = ChannelCodec::unnegotiated();
+    let mut buf = BytesMut::new();
+    loop {
+        while let Some(cell) = codec.decode(&mut buf).unwrap() {
+            match cell.msg {
+                AnyChanMsg::Versions(v) => {
+                    let version = v.best_shared(&[4, 5]).unwrap();
+                    codec.set_link_version(version).unwrap();
+                }
+                AnyChanMsg::Certs(c) => return c,
+                _ => {}
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(20), stream.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "C tor closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir_all(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
@@ -172,5 +211,26 @@ fn c_tor_accepts_our_keys() {
         })
         .collect();
     assert!(complaints.is_empty(), "C tor complained:\n{log}");
+
+    // C tor presents our keys in its link handshake: its type-4 certificate is the one we
+    // wrote, its type-2 certificate is for our RSA identity, and its type-7 cross-certificate
+    // verifies under our identity for our Ed25519 key.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let certs = rt.block_on(fetch_certs(relay.or_addr));
+    use oniongate::cell::CertType;
+    assert_eq!(
+        certs.get(CertType::ED_ID_SIGN).unwrap(),
+        keys.signing_cert()
+    );
+    let id_cert =
+        oniongate::crypto::x509::ParsedCert::parse(certs.get(CertType::RSA_ID).unwrap()).unwrap();
+    assert_eq!(
+        &id_cert.rsa_key().unwrap(),
+        keys.identity_key().public().as_rsa()
+    );
+    oniongate::cert::RsaCrosscert::decode(certs.get(CertType::RSA_ED_CROSSCERT).unwrap())
+        .unwrap()
+        .check(&keys.identity_key().public(), &keys.ed_id(), now)
+        .unwrap();
     drop(relay);
 }

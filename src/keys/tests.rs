@@ -368,3 +368,33 @@ fn fresh_link_identity_verifies() {
     let k = RelayKeys::generate("T", policy(), t0(), &mut rng).unwrap();
     check_link_identity(&k, t0());
 }
+
+#[test]
+fn truncated_files_are_errors_never_panics() {
+    let mut rng = StdRng::seed_from_u64(9);
+    let mut stored = StoredKeys::new();
+    let (_, ops) = RelayKeys::load_or_create(&stored, "T", policy(), t0(), &mut rng).unwrap();
+    apply(&mut stored, ops);
+    for f in [
+        KeyFile::SecretIdKey,
+        KeyFile::MasterIdSecret,
+        KeyFile::MasterIdPublic,
+        KeyFile::SigningSecret,
+        KeyFile::SigningCert,
+        KeyFile::NtorOnion,
+        KeyFile::TapOnion,
+    ] {
+        let full = stored.get(f).unwrap().to_vec();
+        for cut in (0..full.len()).step_by(11) {
+            let mut s = StoredKeys::new();
+            for g in KeyFile::ALL {
+                if let Some(c) = stored.get(g) {
+                    let c = if g == f { &full[..cut] } else { c };
+                    s.insert(g, zeroize::Zeroizing::new(c.to_vec()));
+                }
+            }
+            let r = RelayKeys::load_or_create(&s, "T", policy(), t0(), &mut rng);
+            assert!(r.is_err(), "{f} cut at {cut} was accepted");
+        }
+    }
+}
