@@ -123,7 +123,8 @@ pub struct KeyPolicy {
     /// How often the TLS link key and its certificates are remade
     /// (`MAX_SSL_KEY_LIFETIME_INTERNAL`, 2 hours).
     pub tls_key_lifetime: Duration,
-    /// Size of the TLS link key (2048 bits, as C tor).
+    /// Size of the TLS link key (2048 bits, as C tor; rustls with ring refuses smaller RSA
+    /// keys, so only tests of the sans-IO core should lower it).
     pub tls_key_bits: usize,
     /// Lifetime of the RSA→Ed25519 cross-certificate (about six months).
     pub rsa_crosscert_lifetime: Duration,
@@ -282,7 +283,8 @@ impl RelayKeys {
         self.onion.set_at
     }
 
-    /// The ntor keys a CREATE2 may use: current first, then previous while in grace.
+    /// The ntor keys a CREATE2 may use: current first, then the previous one until the
+    /// [`RelayKeys::rotate`] that ends its grace period.
     pub fn ntor_keys(&self) -> Vec<NtorSecretKey> {
         let id = self.rsa_id();
         std::iter::once(&self.onion.ntor)

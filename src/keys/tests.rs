@@ -78,7 +78,14 @@ fn fresh_keys_write_every_file_and_reload_the_same() {
     let files: Vec<KeyFile> = ops3.iter().map(FileOp::file).collect();
     assert_eq!(files, [KeyFile::Fingerprint, KeyFile::FingerprintEd25519]);
     let dbg = format!("{k:?}");
-    assert!(dbg.contains(&k.rsa_id().to_hex()) || dbg.contains("rsa_id"));
+    assert!(
+        dbg.contains("rsa_id") && dbg.contains(&k.ed_id().to_base64()),
+        "{dbg}"
+    );
+    assert!(!dbg.contains(&hex::encode(k.ntor_onion_secret().to_bytes())));
+    assert!(!dbg
+        .to_lowercase()
+        .contains(&hex::encode(&k.signing_key().to_bytes()[..8])));
 }
 
 #[test]
