@@ -2,8 +2,8 @@
 //! tracing-subscriber. It builds the tokio runtime, sets up logging from the typed `Log` lines,
 //! and turns SIGINT/SIGTERM into a shutdown future. It makes no protocol decisions.
 //!
-//! Submodules: [`tls`] (rustls configurations for channels) and [`keystore`] (key files
-//! with safe modes).
+//! Submodules: [`tls`] (rustls configurations for channels), [`keystore`] (key files
+//! with safe modes) and [`relay_keys`] (the relay's key files).
 //!
 //! Deliberately not here: the daemons' event loops (later stages add them here, as thin
 //! shells around the sans-IO core).
@@ -14,6 +14,7 @@ pub mod cellio;
 mod daemon;
 pub mod keystore;
 mod log;
+pub mod relay_keys;
 pub mod tls;
 
 pub use daemon::{args, daemon_main, DaemonError};

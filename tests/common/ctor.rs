@@ -80,6 +80,7 @@ pub struct CTorOptions {
 pub struct CTorRelay {
     child: Child,
     dir: TempDir,
+    data: PathBuf,
     /// Its ORPort on loopback.
     pub or_addr: SocketAddr,
     /// Its nickname.
@@ -109,7 +110,7 @@ impl CTorRelay {
     pub fn start(name: &str, opts: &CTorOptions) -> CTorRelay {
         let mut last_err = String::new();
         for _ in 0..3 {
-            match Self::try_start(name, opts) {
+            match Self::try_start(name, opts, None) {
                 Ok(r) => return r,
                 Err(e) => last_err = e,
             }
@@ -117,7 +118,29 @@ impl CTorRelay {
         panic!("C tor relay {name} did not start: {last_err}");
     }
 
-    fn try_start(name: &str, opts: &CTorOptions) -> Result<CTorRelay, String> {
+    /// Like [`CTorRelay::start`], on an existing DataDirectory `data_dir` (kept on drop):
+    /// C tor loads the keys it finds there.
+    pub fn start_with_data_dir(name: &str, opts: &CTorOptions, data_dir: &Path) -> CTorRelay {
+        let mut last_err = String::new();
+        for _ in 0..3 {
+            match Self::try_start(name, opts, Some(data_dir)) {
+                Ok(r) => return r,
+                Err(e) => last_err = e,
+            }
+        }
+        panic!("C tor relay {name} did not start: {last_err}");
+    }
+
+    /// The relay's DataDirectory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data.clone()
+    }
+
+    fn try_start(
+        name: &str,
+        opts: &CTorOptions,
+        data_dir: Option<&Path>,
+    ) -> Result<CTorRelay, String> {
         let dir = TempDir::new(&format!("ctor-{name}"));
         let port = free_port();
         let nickname: String = format!("ct{name}")
@@ -125,7 +148,7 @@ impl CTorRelay {
             .filter(|c| c.is_ascii_alphanumeric())
             .take(19)
             .collect();
-        let data = dir.path().join("data");
+        let data = data_dir.map_or_else(|| dir.path().join("data"), Path::to_path_buf);
         let mut torrc = vec![
             format!("DataDirectory {}", data.display()),
             format!("ORPort 127.0.0.1:{port}"),
@@ -219,6 +242,7 @@ impl CTorRelay {
         Ok(CTorRelay {
             child,
             dir,
+            data,
             or_addr,
             nickname,
             rsa_id,
