@@ -123,7 +123,11 @@ impl OriginCircuit {
 
     /// Asks the last hop to resolve `host` (RESOLVE). Completes with
     /// [`CircEvent::Resolved`] or [`CircEvent::Ended`].
-    pub fn resolve<R: RngCore>(&mut self, host: &str, rng: &mut R) -> Result<StreamId, ClientError> {
+    pub fn resolve<R: RngCore>(
+        &mut self,
+        host: &str,
+        rng: &mut R,
+    ) -> Result<StreamId, ClientError> {
         let msg = AnyRelayMsg::Resolve(Resolve::new(host));
         self.open_stream(StreamKind::Resolve, &msg, rng)
     }
@@ -206,12 +210,13 @@ impl OriginCircuit {
                 }
                 break;
             }
-            let msg = AnyRelayMsg::Data(Data::new(Bytes::copy_from_slice(chunk)).map_err(
-                |source| crate::relaycell::RelayMsgError::Encode {
-                    cmd: RelayCmd::DATA,
-                    source,
-                },
-            )?);
+            let msg =
+                AnyRelayMsg::Data(Data::new(Bytes::copy_from_slice(chunk)).map_err(|source| {
+                    crate::relaycell::RelayMsgError::Encode {
+                        cmd: RelayCmd::DATA,
+                        source,
+                    }
+                })?);
             let tag = self.emit(hop, stream, &msg, false, rng)?;
             // Both windows were checked by `can_write` above; these cannot fail.
             if let Some(h) = self.hops.get_mut(hop) {
