@@ -41,6 +41,8 @@ mod handshake;
 mod stream;
 
 #[cfg(test)]
+mod testnet;
+#[cfg(test)]
 mod tests;
 
 pub use circuit::{CircEvent, CloseReason, OriginCircuit, MAX_RELAY_EARLY};

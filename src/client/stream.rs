@@ -182,8 +182,9 @@ impl OriginCircuit {
     }
 
     /// Packages as much of `data` as the stream and circuit windows allow into DATA cells of
-    /// at most 498 bytes, and returns how many bytes were taken. Fewer than `data.len()`
-    /// means a window is empty: [`CircEvent::Writable`] follows when it reopens.
+    /// at most 498 bytes, and returns how many bytes were taken. If a window is empty
+    /// afterwards ([`Self::can_write`] is false), [`CircEvent::Writable`] follows when it
+    /// reopens.
     pub fn write<R: RngCore>(
         &mut self,
         stream: StreamId,
@@ -205,9 +206,6 @@ impl OriginCircuit {
         let mut taken = 0;
         for chunk in data.chunks(MAX_DATA_LEN) {
             if !self.can_write(stream) {
-                if let Some(s) = self.streams.open.get_mut(&stream) {
-                    s.write_blocked = true;
-                }
                 break;
             }
             let msg =
@@ -227,7 +225,9 @@ impl OriginCircuit {
             }
             taken += chunk.len();
         }
-        if data.is_empty() && !self.can_write(stream) {
+        // Whether cut short or stopped exactly at a window's end: the runtime waits for
+        // `Writable` whenever `can_write` is false after a write.
+        if !self.can_write(stream) {
             if let Some(s) = self.streams.open.get_mut(&stream) {
                 s.write_blocked = true;
             }
