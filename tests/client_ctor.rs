@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use common::ctor::{CTorOptions, CTorRelay};
 use oniongate::cell::{AnyChanMsg, ChanCell, ChannelCodec, CircId, Netinfo};
-use oniongate::client::{CircEvent, HandshakeKind, HopTarget, OriginCircuit};
+use oniongate::client::{
+    CircEvent, CloseReason, HandshakeKind, HopTarget, OriginCircuit, ProtocolViolation,
+};
 use oniongate::crypto::ll::X25519Public;
 use oniongate::ids::{Ed25519Identity, RsaIdentity};
 use oniongate::relaycell::{BeginFlags, EndReason};
@@ -349,6 +351,38 @@ async fn three_hop_circuits_through_c_tor() {
         circ.close();
         link.flush(&mut circ).await;
         assert!(matches!(circ.poll_event(), Some(CircEvent::Closed(_))));
+    }
+
+    // A wrong ntor key, on the first hop (CREATE2) and on the second (EXTEND2): the circuit
+    // closes either way.
+    for (hop, kind) in [(0, Ntor), (0, NtorV3), (1, Ntor), (1, NtorV3)] {
+        let circ_id = CircId(0x8000_0200 + hop as u32 * 2 + u32::from(kind == NtorV3));
+        let mut bad = target(relays[hop], kind);
+        bad.ntor_key = X25519Public::from([9u8; 32]);
+        let mut circ = if hop == 0 {
+            OriginCircuit::create(circ_id, &bad, Instant::now(), &mut rng).unwrap()
+        } else {
+            let mut c =
+                OriginCircuit::create(circ_id, &target(&guard, kind), Instant::now(), &mut rng)
+                    .unwrap();
+            assert!(matches!(
+                link.next_event(&mut c, &mut rng).await,
+                CircEvent::HopAdded { hops: 1 }
+            ));
+            c.extend(&bad, Instant::now(), &mut rng).unwrap();
+            c
+        };
+        // Observed with C tor 0.4.9.11: ntor gets a junk reply that our AUTH check refuses;
+        // ntor-v3 (whose onion skin names B and is MACed with it) is refused by the relay
+        // itself: DESTROY(PROTOCOL) at the first hop, and DESTROY(DESTROYED) from the first
+        // hop when the second hop refused the extend.
+        match (kind, link.next_event(&mut circ, &mut rng).await) {
+            (Ntor, CircEvent::Closed(CloseReason::Protocol(ProtocolViolation::Handshake(_)))) => {}
+            (NtorV3, CircEvent::Closed(CloseReason::Destroyed(_))) => {}
+            (_, other) => panic!("wrong key at hop {hop} with {kind:?}: got {other:?}"),
+        }
+        assert!(circ.is_closed());
+        link.flush(&mut circ).await;
     }
     eprintln!("total {:?}", started.elapsed());
 }

@@ -268,6 +268,15 @@ impl FakePath {
             .find_map(|(i, h)| h.crypto.decrypt_forward(&mut body.0).map(|t| (i, t)))
             .expect("some hop recognises the cell");
         let (sid, msg) = decode_v0(&body).unwrap();
+        if let AnyRelayMsg::Data(d) = &msg {
+            // Proposal 289 padding: four zero bytes after the data, then random bytes.
+            let end = 11 + d.body().len();
+            let zeros = body.0.get(end..end + 4).unwrap_or_default();
+            assert!(zeros.iter().all(|b| *b == 0), "padding starts with zeros");
+            if let Some(rest) = body.0.get(end + 4..).filter(|r| r.len() >= 16) {
+                assert!(rest.iter().any(|b| *b != 0), "padding is random");
+            }
+        }
         self.process(hop, tag, sid, msg, early);
         self.flush_backlog();
     }
