@@ -37,16 +37,20 @@
 
 mod circuit;
 mod error;
+mod event;
 mod handshake;
 mod stream;
 
+#[cfg(test)]
+mod proptests;
 #[cfg(test)]
 mod testnet;
 #[cfg(test)]
 mod tests;
 
-pub use circuit::{CircEvent, CloseReason, OriginCircuit, MAX_RELAY_EARLY};
+pub use circuit::{OriginCircuit, DEFAULT_HOP_TIMEOUT, MAX_RELAY_EARLY};
 pub use error::{ClientError, ProtocolViolation};
+pub use event::{CircEvent, CloseReason};
 pub use stream::{StreamId, StreamKind};
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6};

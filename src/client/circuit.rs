@@ -3,14 +3,14 @@
 //! Stream calls are in [`super::stream`].
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand_core::{CryptoRng, RngCore};
 
+use super::event::{CircEvent, CloseReason};
 use super::handshake::Pending;
-use super::stream::{StreamId, Streams};
+use super::stream::Streams;
 use super::{ClientError, HopTarget, ProtocolViolation};
 use crate::cell::{
     AnyChanMsg, ChanCell, CircId, Create2, CreateFast, Destroy, DestroyReason, Relay, RelayEarly,
@@ -18,8 +18,7 @@ use crate::cell::{
 use crate::crypto::sendme::{CircRecvWindow, CircSendWindow, SendmeTag};
 use crate::crypto::tor1::{OriginCrypto, OriginLayer, BODY_LEN};
 use crate::relaycell::{
-    self, decode_v0, encode_v0, AnyRelayMsg, EndReason, Extend2, RelayCellBody, RelayCmd,
-    ResolvedVal, Sendme,
+    self, decode_v0, encode_v0, AnyRelayMsg, Extend2, RelayCellBody, RelayCmd, Sendme,
 };
 
 /// RELAY_EARLY cells a circuit may send (tor-spec §5.6; C tor `MAX_RELAY_EARLY_CELLS_PER_CIRCUIT`).
@@ -27,84 +26,6 @@ pub const MAX_RELAY_EARLY: u8 = 8;
 
 /// How long a hop's handshake may take before the circuit is given up, by default.
 pub const DEFAULT_HOP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Something the runtime needs to know or act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CircEvent {
-    /// A hop completed its handshake; the circuit now has `hops` hops and is open for
-    /// streams and further extends.
-    HopAdded {
-        /// Hops on the circuit now.
-        hops: usize,
-    },
-    /// A stream opened by `begin` / `begin_dir` is connected.
-    Connected {
-        /// The stream.
-        stream: StreamId,
-        /// The address the exit connected to, with its TTL, if it said.
-        addr: Option<(IpAddr, u32)>,
-    },
-    /// Bytes arrived on a stream.
-    Data {
-        /// The stream.
-        stream: StreamId,
-        /// The bytes (1–498).
-        data: Bytes,
-    },
-    /// The far end closed a stream (END), or refused to open it. The stream is gone.
-    Ended {
-        /// The stream.
-        stream: StreamId,
-        /// The END reason.
-        reason: EndReason,
-    },
-    /// The answer to `resolve`. The stream is gone.
-    Resolved {
-        /// The stream the RESOLVE went on.
-        stream: StreamId,
-        /// The answers with their TTLs.
-        answers: Vec<(ResolvedVal, u32)>,
-    },
-    /// A stream whose `write` was cut short (or refused) by a window may write again.
-    Writable {
-        /// The stream.
-        stream: StreamId,
-    },
-    /// A relay message the circuit does not handle itself (onion-service messages, DATAGRAM,
-    /// and anything else relays may send), passed up as it came.
-    Message {
-        /// The hop that sent it.
-        hop: usize,
-        /// Its stream id (0 for circuit-level messages).
-        stream_id: u16,
-        /// The message.
-        msg: AnyRelayMsg,
-    },
-    /// The circuit is closed; every stream on it is gone. The last event.
-    Closed(CloseReason),
-}
-
-/// Why a circuit closed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CloseReason {
-    /// We closed it ([`OriginCircuit::close`]).
-    Local,
-    /// The first hop sent DESTROY.
-    Destroyed(DestroyReason),
-    /// A hop sent TRUNCATED (the circuit beyond it broke, or an extend failed).
-    Truncated {
-        /// The hop that sent it.
-        hop: usize,
-        /// Its DESTROY-style reason byte.
-        reason: u8,
-    },
-    /// A relay broke the protocol.
-    Protocol(ProtocolViolation),
-    /// A hop's handshake took too long.
-    Timeout,
-    /// We could not produce a cell we had to send (a bug).
-    Internal(ClientError),
-}
 
 /// The circuit-level windows we keep with one hop.
 #[derive(Debug)]

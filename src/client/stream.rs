@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use bytes::Bytes;
 use rand_core::{CryptoRng, RngCore};
 
-use super::circuit::CircEvent;
+use super::event::CircEvent;
 use super::{ClientError, OriginCircuit, ProtocolViolation};
 use crate::crypto::sendme::{StreamRecvWindow, StreamSendWindow};
 use crate::relaycell::{
