@@ -276,7 +276,7 @@ impl OriginCircuit {
             send: CircSendWindow::new(),
             recv: CircRecvWindow::new(),
         });
-        self.events.push_back(CircEvent::HopAdded {
+        self.event(CircEvent::HopAdded {
             hops: self.hops.len(),
         });
         Ok(())
@@ -381,7 +381,7 @@ impl OriginCircuit {
             | AnyRelayMsg::Xoff(_)
             | AnyRelayMsg::Xon(_)) => self.stream_msg(hop, stream_id, msg),
             msg => {
-                self.events.push_back(CircEvent::Message {
+                self.event(CircEvent::Message {
                     hop,
                     stream_id,
                     msg,
@@ -404,9 +404,11 @@ impl OriginCircuit {
         }
     }
 
-    /// Queues an event.
+    /// Queues an event, unless the circuit is closed ([`CircEvent::Closed`] is the last).
     pub(super) fn event(&mut self, e: CircEvent) {
-        self.events.push_back(e);
+        if !self.closed {
+            self.events.push_back(e);
+        }
     }
 
     /// Encodes `msg`, originates it at `hop` through the layered crypto, and queues it as a

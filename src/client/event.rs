@@ -69,7 +69,7 @@ pub enum CircEvent {
 /// Why a circuit closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
-    /// We closed it ([`OriginCircuit::close`]).
+    /// We closed it ([`super::OriginCircuit::close`]).
     Local,
     /// The first hop sent DESTROY.
     Destroyed(DestroyReason),
