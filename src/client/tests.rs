@@ -489,3 +489,10 @@ fn misuse_is_refused() {
         CloseReason::Protocol(ProtocolViolation::UnexpectedCell(_))
     ));
 }
+
+#[test]
+fn circuit_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<OriginCircuit>();
+    assert_send::<CircEvent>();
+}
