@@ -246,6 +246,14 @@ impl RelayCircuits {
         self.circs.len()
     }
 
+    /// Every live circuit.
+    pub fn circuits(&self) -> Vec<CircRef> {
+        self.circs
+            .keys()
+            .filter_map(|k| self.circ_ref(*k))
+            .collect()
+    }
+
     /// Circuits the peer created on `chan`.
     pub fn n_circuits_on(&self, chan: ChanId) -> usize {
         self.chans.get(&chan).map_or(0, |c| c.n_created)
@@ -259,6 +267,29 @@ impl RelayCircuits {
     /// True if the circuit is still alive.
     pub fn is_live(&self, circ: CircRef) -> bool {
         self.circ(circ).is_some()
+    }
+
+    /// The circuit that `circ_id` names on `chan`, whichever side of it `chan` is.
+    pub fn circuit_for(&self, chan: ChanId, circ_id: CircId) -> Option<CircRef> {
+        let key = self
+            .nside
+            .get(&(chan, circ_id))
+            .copied()
+            .unwrap_or((chan, circ_id));
+        self.circ_ref(key)
+    }
+
+    /// Closes a circuit on the runtime's behalf (a queue over its cap: RESOURCELIMIT; an
+    /// idle or expired circuit: FINISHED): DESTROY(reason) goes both ways.
+    pub fn close_circuit(&mut self, circ: CircRef, reason: DestroyReason) {
+        if self.circ(circ).is_some() {
+            self.close(
+                (circ.chan, circ.circ_id),
+                reason,
+                Side::Neither,
+                "closed by the runtime",
+            );
+        }
     }
 
     /// A channel closed: every circuit on it is closed with CHANNEL_CLOSED toward its other
