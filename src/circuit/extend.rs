@@ -75,22 +75,18 @@ pub(super) fn validate(
 ) -> Result<(ExtendTarget, Create2), (DestroyReason, &'static str)> {
     let proto = |why| (DestroyReason::PROTOCOL, why);
     let (mut v4, mut v6, mut rsa, mut ed) = (None, None, None, None);
+    let (mut dup_rsa, mut dup_ed) = (false, false);
     for ls in &ext.linkspecs {
         match ls {
             LinkSpec::Ipv4(a) if v4.is_none() => v4 = Some(*a),
             LinkSpec::Ipv6(a) if v6.is_none() => v6 = Some(*a),
-            LinkSpec::LegacyId(id) => {
-                if rsa.replace(*id).is_some() {
-                    return Err(proto("EXTEND2 with two legacy ids"));
-                }
-            }
-            LinkSpec::Ed25519Id(id) => {
-                if ed.replace(*id).is_some() {
-                    return Err(proto("EXTEND2 with two Ed25519 ids"));
-                }
-            }
+            LinkSpec::LegacyId(id) => dup_rsa |= rsa.replace(*id).is_some(),
+            LinkSpec::Ed25519Id(id) => dup_ed |= ed.replace(*id).is_some(),
             _ => {}
         }
+    }
+    if dup_rsa || dup_ed {
+        return Err(proto("EXTEND2 with a duplicate identity"));
     }
     let rsa_id = rsa.ok_or(proto("EXTEND2 without a legacy id"))?;
     if rsa_id.is_zero() {
