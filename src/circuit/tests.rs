@@ -395,3 +395,19 @@ fn forwarding_does_not_copy_a_unique_buffer() {
     assert_eq!(out.body().as_ptr(), ptr, "encrypted in place, same buffer");
     assert!(r.is_live(circ));
 }
+
+#[test]
+fn fuzz_driver_reaches_the_recognised_path() {
+    // CREATE_FAST on the client channel, run the job, then a BEGIN to 127.0.0.1:80
+    // encrypted with our hop: the exit policy accepts private targets, so a Connect follows.
+    // Channel 1's peer is a relay, so BEGIN is allowed there.
+    let mut data = vec![0u8, 0xC1, 6, 0xC1, 2, 0xC1];
+    let target = b"127.0.0.1:80\0";
+    let mut cell = vec![1u8, 0, 0, 0, 5, 0, 0, 0, 0, 0, target.len() as u8];
+    cell.extend_from_slice(target);
+    cell.resize(509, 0);
+    data.extend_from_slice(&cell);
+    let stats = fuzzing::run(&data);
+    assert!(stats.max_circuits >= 1);
+    assert!(stats.stream_actions >= 1, "{stats:?}");
+}
