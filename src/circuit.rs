@@ -48,6 +48,8 @@ use crate::ids::{Ed25519Identity, RsaIdentity};
 
 pub mod exit;
 pub mod extend;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod policy;
 mod relay;
