@@ -295,8 +295,8 @@ impl RelayCircuits {
     }
 
     /// A channel closed: every circuit on it is closed with CHANNEL_CLOSED toward its other
-    /// side, and circuits waiting for it... are not told here (the runtime calls
-    /// [`extend_failed`](Self::extend_failed) for extends it could not complete).
+    /// side (C tor `circuit_unlink_all_from_channel`). Circuits still waiting for a channel
+    /// to be opened are the runtime's to fail, with [`extend_failed`](Self::extend_failed).
     pub fn channel_closed(&mut self, chan: ChanId) {
         self.chans.remove(&chan);
         let p_keys: Vec<_> = self.circs.keys().filter(|k| k.0 == chan).copied().collect();
