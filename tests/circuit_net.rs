@@ -998,3 +998,52 @@ fn wildcard_policy_does_not_open_loopback() {
         matches!(c.recv(&mut net).as_slice(), [(2, 3, AnyRelayMsg::End(e))] if e.reason == EndReason::EXITPOLICY)
     );
 }
+
+#[test]
+fn wrong_sendme_tag_closes_one_circuit() {
+    exactly_one_closed(2, DestroyReason::PROTOCOL, |net, c| {
+        // 150 DATA cells from the exit: it records the tag of the 100th.
+        net.server_payload = vec![7u8; 150 * 498];
+        c.send(
+            net,
+            2,
+            9,
+            Begin::new("127.0.0.1", 80, BeginFlags::NONE).into(),
+            false,
+        );
+        net.pump();
+        c.send(net, 2, 0, Sendme::v1([0xAB; 20]).into(), false);
+    });
+}
+
+#[test]
+fn resolve_begin_dir_and_not_a_dir_cache() {
+    let mut net = Net::new(3, |i, c| {
+        if i == 2 {
+            c.exit_policy = exit_policy_loopback();
+            c.dir_cache = false;
+        }
+    });
+    let mut c = Client::new();
+    c.build(&mut net, &[Kind::Ntor, Kind::Ntor, Kind::Ntor]);
+    c.send(
+        &mut net,
+        2,
+        3,
+        oniongate::relaycell::Resolve::new("localhost").into(),
+        false,
+    );
+    c.send(&mut net, 2, 4, oniongate::relaycell::BeginDir.into(), false);
+    net.pump();
+    let mut got = c.recv(&mut net);
+    got.sort_by_key(|g| g.1);
+    assert!(
+        matches!(&got[0], (2, 3, AnyRelayMsg::Resolved(r)) if r.answers.len() == 1),
+        "{got:?}"
+    );
+    assert!(
+        matches!(&got[1], (2, 4, AnyRelayMsg::End(e)) if e.reason == EndReason::NOTDIRECTORY),
+        "{got:?}"
+    );
+    assert_eq!(c.destroyed, None);
+}
