@@ -411,3 +411,14 @@ fn fuzz_driver_reaches_the_recognised_path() {
     assert!(stats.max_circuits >= 1);
     assert!(stats.stream_actions >= 1, "{stats:?}");
 }
+
+#[test]
+fn jobs_and_state_can_cross_threads() {
+    fn send<T: Send + 'static>() {}
+    send::<HandshakeJob>();
+    send::<HandshakeResult>();
+    send::<RelayCircuits>();
+    send::<Action>();
+    fn sync<T: Sync>() {}
+    sync::<OnionKeys>();
+}
