@@ -51,7 +51,7 @@ pub struct OutCell {
 pub enum PeerIdentity {
     /// A relay whose identities are proven (by CERTS for a responder; by CERTS and
     /// AUTHENTICATE for an initiator).
-    Relay(CertifiedPeer),
+    Relay(Box<CertifiedPeer>),
     /// An initiator that did not authenticate (a client, or a relay acting as one).
     Client,
 }

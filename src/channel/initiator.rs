@@ -34,7 +34,7 @@ use super::handshake::{
 };
 use super::LinkIdentity;
 use crate::cell::handshake::{CertEntry, CertType, Certs};
-use crate::cell::{AnyChanMsg, ChanCell, ChannelCodec, Netinfo};
+use crate::cell::{AnyChanMsg, ChanCell, ChannelCodec, Netinfo, Vpadding};
 
 /// How an initiator takes part.
 #[derive(Debug, Clone)]
@@ -58,7 +58,9 @@ pub struct InitiatorConfig {
     pub my_addrs: Vec<IpAddr>,
 }
 
+/// The handshake's states, named by what each waits for.
 #[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
 enum State {
     AwaitVersions,
     AwaitCerts,
@@ -114,6 +116,26 @@ impl LinkInitiator {
     /// following cells with it.
     pub fn link_version(&self) -> Option<u16> {
         self.codec.link_version()
+    }
+
+    /// A VPADDING cell of `len` zero bytes to send now. It goes into CLOG if sent before
+    /// AUTHENTICATE (whoever sends cells during the handshake must send them through here).
+    ///
+    /// We sent VERSIONS first, and the responder reads everything after it with 4-byte
+    /// circuit ids (the framing of every version we offer), so this uses that framing even
+    /// before the responder's VERSIONS has arrived.
+    pub fn vpadding(&mut self, len: u16) -> Result<OutCell, HandshakeError> {
+        let codec = match self.codec.link_version() {
+            Some(_) => self.codec.clone(),
+            None => {
+                ChannelCodec::new(LINK_VERSIONS.first().copied()).map_err(HandshakeError::Encode)?
+            }
+        };
+        let c = encode(&codec, Vpadding { len })?;
+        if !matches!(self.state, State::AwaitNetinfo { .. }) {
+            self.sent.record(&c.bytes);
+        }
+        Ok(c)
     }
 
     /// Feeds one received cell and its exact bytes (`ChannelCodec::decode_raw`).
@@ -203,7 +225,7 @@ impl LinkInitiator {
             }
             (State::AwaitNetinfo { peer, .. }, AnyChanMsg::Netinfo(ni)) => Ok(Progress::Ready {
                 ready: ChannelReady {
-                    peer: PeerIdentity::Relay(*peer),
+                    peer: PeerIdentity::Relay(peer),
                     link_version: self.codec.link_version().unwrap_or(LINK_VERSIONS[0]),
                     peer_netinfo: ni,
                 },

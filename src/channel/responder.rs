@@ -35,7 +35,7 @@ use super::handshake::{
 };
 use super::LinkIdentity;
 use crate::cell::handshake::{AuthChallenge, CertEntry, CertType, Certs};
-use crate::cell::{AnyChanMsg, ChanCell, ChannelCodec};
+use crate::cell::{AnyChanMsg, ChanCell, ChannelCodec, Vpadding};
 
 /// What a responder needs to know up front.
 #[derive(Debug, Clone)]
@@ -48,7 +48,9 @@ pub struct ResponderConfig {
     pub my_addrs: Vec<IpAddr>,
 }
 
+/// The handshake's states, named by what each waits for.
 #[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
 enum State {
     AwaitVersions,
     AwaitInitiator,
@@ -95,6 +97,18 @@ impl LinkResponder {
     /// with it.
     pub fn link_version(&self) -> Option<u16> {
         self.codec.link_version()
+    }
+
+    /// A VPADDING cell of `len` zero bytes to send now. It goes into SLOG if sent before
+    /// our NETINFO, i.e. before the initiator's VERSIONS arrived (we answer VERSIONS with
+    /// all our cells at once); whoever sends cells during the handshake must send them
+    /// through here.
+    pub fn vpadding(&mut self, len: u16) -> Result<OutCell, HandshakeError> {
+        let c = encode(&self.codec, Vpadding { len })?;
+        if matches!(self.state, State::AwaitVersions) {
+            self.sent.record(&c.bytes);
+        }
+        Ok(c)
     }
 
     /// Feeds one received cell and its exact bytes (`ChannelCodec::decode_raw`).
@@ -159,7 +173,7 @@ impl LinkResponder {
                 Ok(self.cont(Vec::new()))
             }
             (State::AwaitNetinfo(peer), AnyChanMsg::Netinfo(ni)) => {
-                Ok(self.ready(PeerIdentity::Relay(*peer), ni))
+                Ok(self.ready(PeerIdentity::Relay(peer), ni))
             }
             (_, _) => Err(HandshakeError::Unexpected {
                 cmd,
