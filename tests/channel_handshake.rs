@@ -673,6 +673,63 @@ fn rsa_identity_must_be_1024_bits() {
     );
 }
 
+/// The type-2 certificate's validity window follows C tor's slop: notBefore may be up to 30
+/// days ahead, notAfter up to 2 days behind (`tor_x509_check_cert_lifetime_internal`).
+#[test]
+fn rsa_identity_cert_validity_uses_c_tor_slop() {
+    use oniongate::cert::RsaCrosscert;
+    use oniongate::crypto::rsa::RsaKeypair;
+    use oniongate::crypto::x509::{build_cert, CertParams};
+    let (r, _) = idents();
+    let mut rng = StdRng::seed_from_u64(8);
+    let kp = RsaKeypair::generate(&mut rng).unwrap();
+    let day = Duration::from_secs(86400);
+    let with_window = |nb: SystemTime, na: SystemTime, rng: &mut StdRng| {
+        let p = CertParams {
+            subject_cn: "www.a.com".into(),
+            issuer_cn: "www.a.com".into(),
+            not_before: nb,
+            not_after: na,
+        };
+        let der = build_cert(rng, &p, &kp.public().as_rsa().clone(), kp.as_rsa()).unwrap();
+        let mut c = responder_certs();
+        c.certs[1].body = der;
+        c.certs[4].body = RsaCrosscert::sign(&kp, &r.id.ed_identity, now() + 10 * day).unwrap();
+        verify_responder_certs(&c, &r.tls_cert, now())
+    };
+    let year = 365 * day;
+    let ok = |res: Result<_, CertsError>| res.map(|p: oniongate::channel::CertifiedPeer| p.rsa_id);
+    assert_eq!(
+        ok(with_window(now() - day, now() + year, &mut rng)),
+        Ok(kp.public().fingerprint())
+    );
+    assert!(with_window(now() + 29 * day, now() + year, &mut rng).is_ok());
+    assert!(matches!(
+        with_window(now() + 31 * day, now() + year, &mut rng),
+        Err(CertsError::RsaIdCert(_))
+    ));
+    assert!(with_window(now() - year, now() - day, &mut rng).is_ok());
+    assert!(matches!(
+        with_window(now() - year, now() - 3 * day, &mut rng),
+        Err(CertsError::RsaIdCert(_))
+    ));
+    // A crosscert signed by another RSA key than the type-2 one is refused.
+    let mut c = responder_certs();
+    c.certs[4].body = RsaCrosscert::sign(&kp, &r.id.ed_identity, now() + 10 * day).unwrap();
+    assert!(matches!(
+        verify_responder_certs(&c, &r.tls_cert, now()),
+        Err(CertsError::Crosscert(_))
+    ));
+    // A crosscert naming another Ed25519 identity is refused.
+    let (_, other) = idents();
+    let mut c = responder_certs();
+    c.certs[4].body = other.id.cert_rsa_ed_cross.clone();
+    assert!(matches!(
+        verify_responder_certs(&c, &r.tls_cert, now()),
+        Err(CertsError::Crosscert(_))
+    ));
+}
+
 // ---- garbage never panics ----
 
 /// The states reachable by an honest run, as the cells that lead to each (fed from start).
