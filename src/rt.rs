@@ -10,6 +10,7 @@
 
 use std::future::Future;
 
+pub mod cellio;
 mod daemon;
 pub mod keystore;
 mod log;
