@@ -11,6 +11,7 @@
 use std::future::Future;
 
 pub mod cellio;
+pub mod channel;
 mod daemon;
 pub mod keystore;
 mod log;

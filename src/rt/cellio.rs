@@ -49,9 +49,30 @@ impl<R: AsyncRead + Unpin> CellReader<R> {
         }
     }
 
+    /// A reader that starts with bytes already read from `inner` (left over from a
+    /// previous reader on the same stream).
+    pub fn with_buffer(inner: R, codec: ChannelCodec, buf: BytesMut) -> Self {
+        CellReader { inner, codec, buf }
+    }
+
     /// The codec, e.g. to set the link version once negotiated.
     pub fn codec_mut(&mut self) -> &mut ChannelCodec {
         &mut self.codec
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// The underlying stream, e.g. to write during the link handshake.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The stream and the bytes read from it but not yet decoded.
+    pub fn into_parts(self) -> (R, BytesMut) {
+        (self.inner, self.buf)
     }
 
     /// The next cell and its exact wire bytes; `None` at a clean end of stream.
