@@ -215,17 +215,17 @@ impl ParsedCert {
         (v.not_before.to_system_time(), v.not_after.to_system_time())
     }
 
-    /// Checks that `now` is inside the validity window, allowing `past_slop` before the
-    /// start and `future_slop` after the end (C tor allows 2 days and 30 days for the
-    /// CERTS identity certificate).
+    /// Checks that `now` is inside the validity window, allowing `before_start` of slop
+    /// before notBefore and `after_end` after notAfter. For the CERTS identity certificate
+    /// C tor allows 30 days and 2 days respectively (`or_handshake_certs_rsa_ok`).
     pub fn check_valid_at(
         &self,
         now: SystemTime,
-        past_slop: Duration,
-        future_slop: Duration,
+        before_start: Duration,
+        after_end: Duration,
     ) -> Result<(), X509Error> {
         let (start, end) = self.validity();
-        if now + past_slop < start || now > end + future_slop {
+        if now + before_start < start || now > end + after_end {
             return Err(X509Error::Expired);
         }
         Ok(())
