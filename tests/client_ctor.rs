@@ -20,100 +20,49 @@
 
 mod common;
 
+use common::link::Link;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use common::ctor::{CTorOptions, CTorRelay};
-use oniongate::cell::{AnyChanMsg, ChanCell, ChannelCodec, CircId, Netinfo};
+use oniongate::cell::CircId;
 use oniongate::client::{
     CircEvent, CloseReason, HandshakeKind, HopTarget, OriginCircuit, ProtocolViolation,
 };
 use oniongate::crypto::ll::X25519Public;
 use oniongate::ids::{Ed25519Identity, RsaIdentity};
 use oniongate::relaycell::{BeginFlags, EndReason};
-use oniongate::rt::tls;
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
-use tokio_rustls::client::TlsStream;
 
 /// A client channel to a C tor relay: TLS, VERSIONS, NETINFO, then cells.
-struct Link {
-    tls: TlsStream<TcpStream>,
-    codec: ChannelCodec,
-    buf: BytesMut,
+/// Driving an `OriginCircuit` over a test channel.
+trait CircDriver {
+    /// Sends every cell the circuit has queued, in one write.
+    async fn flush_circ(&mut self, circ: &mut OriginCircuit);
+    /// Flushes, then feeds cells to the circuit until it reports an event.
+    async fn next_event(&mut self, circ: &mut OriginCircuit, rng: &mut StdRng) -> CircEvent;
 }
 
-impl Link {
-    async fn open(addr: SocketAddr) -> Link {
-        let mut rng = StdRng::from_entropy();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        tcp.set_nodelay(true).unwrap();
-        let connector = tokio_rustls::TlsConnector::from(tls::client_config().unwrap());
-        let tls = connector
-            .connect(tls::random_server_name(&mut rng).unwrap(), tcp)
-            .await
-            .unwrap();
-        let mut link = Link {
-            tls,
-            codec: ChannelCodec::unnegotiated(),
-            buf: BytesMut::new(),
-        };
-        let versions = oniongate::cell::codec::raw::versions_cell(&[4, 5]).unwrap();
-        link.tls.write_all(&versions).await.unwrap();
-        let AnyChanMsg::Versions(v) = link.recv().await.msg else {
-            panic!("expected VERSIONS first");
-        };
-        let version = v.best_shared(&[4, 5]).expect("a shared link version");
-        link.codec.set_link_version(version).unwrap();
-        while !matches!(link.recv().await.msg, AnyChanMsg::Netinfo(_)) {}
-        let mut out = BytesMut::new();
-        let netinfo = ChanCell::channel(Netinfo::from_client(addr.ip()));
-        link.codec.encode(&netinfo, &mut out).unwrap();
-        link.tls.write_all(&out).await.unwrap();
-        link.tls.flush().await.unwrap();
-        link
-    }
-
-    /// Sends every cell the circuit has queued, in one write.
-    async fn flush(&mut self, circ: &mut OriginCircuit) {
-        let mut out = BytesMut::new();
+impl CircDriver for Link {
+    async fn flush_circ(&mut self, circ: &mut OriginCircuit) {
+        let mut any = false;
         while let Some(cell) = circ.poll_cell() {
-            self.codec.encode(&cell, &mut out).unwrap();
+            self.queue(&cell);
+            any = true;
         }
-        if !out.is_empty() {
-            self.tls.write_all(&out).await.unwrap();
-            self.tls.flush().await.unwrap();
-        }
-    }
-
-    /// The next cell that is not padding.
-    async fn recv(&mut self) -> ChanCell {
-        loop {
-            if let Some(cell) = self.codec.decode(&mut self.buf).unwrap() {
-                if matches!(cell.msg, AnyChanMsg::Padding(_) | AnyChanMsg::Vpadding(_)) {
-                    continue;
-                }
-                return cell;
-            }
-            let mut chunk = [0u8; 16384];
-            let n = tokio::time::timeout(Duration::from_secs(20), self.tls.read(&mut chunk))
-                .await
-                .expect("C tor answers within 20 s")
-                .unwrap();
-            assert!(n > 0, "C tor closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
+        if any {
+            self.flush().await;
         }
     }
 
-    /// Flushes, then feeds cells to the circuit until it reports an event.
     async fn next_event(&mut self, circ: &mut OriginCircuit, rng: &mut StdRng) -> CircEvent {
         loop {
-            self.flush(circ).await;
+            self.flush_circ(circ).await;
             if let Some(e) = circ.poll_event() {
                 return e;
             }
@@ -235,10 +184,10 @@ async fn echo_bulk(
             // Hand over up to 64 KiB at a time, as a runtime reading a socket would.
             let end = (sent + 65536).min(len);
             sent += circ.write(stream, &data[sent..end], rng).unwrap();
-            link.flush(circ).await;
+            link.flush_circ(circ).await;
             continue;
         }
-        link.flush(circ).await;
+        link.flush_circ(circ).await;
         let cell = link.recv().await;
         circ.handle_cell(cell, rng);
         while let Some(e) = circ.poll_event() {
@@ -269,7 +218,7 @@ async fn end_and_check(
     rng: &mut StdRng,
 ) {
     circ.end(stream, rng).unwrap();
-    link.flush(circ).await;
+    link.flush_circ(circ).await;
     let echoed = tokio::time::timeout(Duration::from_secs(20), closed.recv())
         .await
         .expect("the exit closes the TCP connection after our END")
@@ -295,7 +244,7 @@ async fn three_hop_circuits_through_c_tor() {
     let relays = [&guard, &middle, &exit];
     let (echo, mut closed) = echo_server().await;
     let mut rng = StdRng::from_entropy();
-    let mut link = Link::open(guard.or_addr).await;
+    let mut link = Link::open(guard.or_addr, None).await;
     eprintln!("relays up after {:?}", started.elapsed());
 
     use HandshakeKind::{Ntor, NtorV3};
@@ -350,7 +299,7 @@ async fn three_hop_circuits_through_c_tor() {
         assert!(circ.is_ready());
 
         circ.close();
-        link.flush(&mut circ).await;
+        link.flush_circ(&mut circ).await;
         assert!(matches!(circ.poll_event(), Some(CircEvent::Closed(_))));
     }
 
@@ -383,7 +332,7 @@ async fn three_hop_circuits_through_c_tor() {
             (_, other) => panic!("wrong key at hop {hop} with {kind:?}: got {other:?}"),
         }
         assert!(circ.is_closed());
-        link.flush(&mut circ).await;
+        link.flush_circ(&mut circ).await;
     }
     eprintln!("total {:?}", started.elapsed());
 }

@@ -8,98 +8,26 @@
 //! relay's fingerprint) proves the handshake outputs and tor1 agree with C tor byte for byte,
 //! in both directions.
 //!
-//! The link handshake here is the bare client sequence (VERSIONS, then NETINFO after the
-//! relay's cells); certificate checking belongs to the channel code and its own tests.
+//! The channel is a full client channel (`rt::channel::connect`, certificates checked against
+//! the relay's identities).
 
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::net::SocketAddr;
+use common::link::Link;
+
 use std::time::Duration;
 
-use bytes::BytesMut;
-use oniongate::cell::{
-    AnyChanMsg, ChanCell, ChannelCodec, CircId, Create2, CreateFast, HandshakeType, Netinfo, Relay,
-};
+use oniongate::cell::{AnyChanMsg, ChanCell, CircId, Create2, CreateFast, HandshakeType, Relay};
 use oniongate::crypto::kdf::KeyGenerator;
 use oniongate::crypto::ll::X25519Public;
 use oniongate::crypto::tor1::{OriginCrypto, OriginLayer};
 use oniongate::crypto::{fast, ntor, ntor_v3};
 use oniongate::ids::{Ed25519Identity, RsaIdentity};
 use oniongate::relaycell::{decode_v0, encode_v0, AnyRelayMsg, BeginDir, Data, RelayCellBody};
-use oniongate::rt::tls;
 use rand::SeedableRng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-
-struct Link {
-    tls: TlsStream<TcpStream>,
-    codec: ChannelCodec,
-    buf: BytesMut,
-}
-
-impl Link {
-    async fn open(addr: SocketAddr) -> Link {
-        let mut rng = rand::rngs::StdRng::from_entropy();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let connector = tokio_rustls::TlsConnector::from(tls::client_config().unwrap());
-        let tls = connector
-            .connect(tls::random_server_name(&mut rng).unwrap(), tcp)
-            .await
-            .unwrap();
-        let mut link = Link {
-            tls,
-            codec: ChannelCodec::unnegotiated(),
-            buf: BytesMut::new(),
-        };
-        let versions = oniongate::cell::codec::raw::versions_cell(&[4, 5]).unwrap();
-        link.tls.write_all(&versions).await.unwrap();
-        let AnyChanMsg::Versions(v) = link.recv().await.msg else {
-            panic!("expected VERSIONS first");
-        };
-        let version = v.best_shared(&[4, 5]).expect("a shared link version");
-        link.codec.set_link_version(version).unwrap();
-        // The responder's CERTS, AUTH_CHALLENGE and NETINFO, in that order.
-        let mut seen = Vec::new();
-        while !matches!(seen.last(), Some(AnyChanMsg::Netinfo(_))) {
-            seen.push(link.recv().await.msg);
-        }
-        assert!(matches!(seen[0], AnyChanMsg::Certs(_)), "{seen:?}");
-        assert!(matches!(seen[1], AnyChanMsg::AuthChallenge(_)), "{seen:?}");
-        link.send(ChanCell::channel(Netinfo::from_client(addr.ip())))
-            .await;
-        link
-    }
-
-    async fn send(&mut self, cell: ChanCell) {
-        let mut out = BytesMut::new();
-        self.codec.encode(&cell, &mut out).unwrap();
-        self.tls.write_all(&out).await.unwrap();
-        self.tls.flush().await.unwrap();
-    }
-
-    /// The next cell that is not padding.
-    async fn recv(&mut self) -> ChanCell {
-        loop {
-            if let Some(cell) = self.codec.decode(&mut self.buf).unwrap() {
-                if matches!(cell.msg, AnyChanMsg::Padding(_) | AnyChanMsg::Vpadding(_)) {
-                    continue;
-                }
-                return cell;
-            }
-            let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout(Duration::from_secs(20), self.tls.read(&mut chunk))
-                .await
-                .expect("C tor answers within 20 s")
-                .unwrap();
-            assert!(n > 0, "C tor closed the connection");
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
 
 /// Sends a relay message to hop 0 and returns the relay's answers on stream 1 until END,
 /// as the concatenated DATA payloads.
@@ -178,7 +106,11 @@ async fn check_circuit(link: &mut Link, circ: CircId, keys: KeyGenerator, fp: &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshakes_and_tor1_agree_with_c_tor() {
     let relay = common::ctor::CTorRelay::start("circ", &Default::default());
-    let mut link = Link::open(relay.or_addr).await;
+    let expected = oniongate::channel::ExpectedPeer {
+        rsa_id: RsaIdentity(relay.rsa_id),
+        ed_id: Some(Ed25519Identity(relay.ed_id)),
+    };
+    let mut link = Link::open(relay.or_addr, Some(expected)).await;
     let mut rng = rand::rngs::StdRng::from_entropy();
     let onion_key = X25519Public::from(relay.ntor_key);
 

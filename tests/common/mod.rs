@@ -138,3 +138,4 @@ pub fn as_map(r: &Record) -> BTreeMap<String, String> {
 }
 
 pub mod ctor;
+pub mod link;
