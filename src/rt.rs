@@ -15,6 +15,7 @@ pub mod channel;
 mod daemon;
 pub mod keystore;
 mod log;
+pub mod relay;
 pub mod relay_keys;
 pub mod tls;
 
