@@ -40,6 +40,8 @@ mod chan;
 mod exit;
 mod reactor;
 
+pub use reactor::RelayStats;
+
 /// Why the relay could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -159,6 +161,7 @@ pub struct RelayHandle {
     ntor_onion_key: X25519Public,
     stop: watch::Sender<bool>,
     tasks: Arc<()>,
+    events: tokio::sync::mpsc::Sender<reactor::Event>,
 }
 
 impl std::fmt::Debug for RelayHandle {
@@ -189,6 +192,18 @@ impl RelayHandle {
     /// The current ntor onion public key (as it was at start).
     pub fn ntor_onion_key(&self) -> X25519Public {
         self.ntor_onion_key
+    }
+
+    /// Counts of channels, circuits and streams (`None` if the reactor has stopped).
+    pub async fn stats(&self) -> Option<RelayStats> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.events.send(reactor::Event::Stats(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Closes every circuit at this relay with `reason` (DESTROY goes both ways).
+    pub async fn close_all_circuits(&self, reason: crate::cell::DestroyReason) {
+        let _ = self.events.send(reactor::Event::CloseAll(reason)).await;
     }
 
     /// Tasks still running (including none of the caller's).
@@ -300,6 +315,7 @@ impl Relay {
             shutdown,
             tasks: tasks.clone(),
         });
+        let events = reactor::spawn(shared.clone(), ccfg);
         let handle = RelayHandle {
             addrs: addrs.clone(),
             rsa_id: keys.rsa_id(),
@@ -307,6 +323,7 @@ impl Relay {
             ntor_onion_key: X25519Public::from(keys.ntor_onion_secret()),
             stop,
             tasks,
+            events: events.clone(),
         };
         tracing::info!(
             fingerprint = %keys.rsa_id().to_hex(),
@@ -314,7 +331,6 @@ impl Relay {
             "relay listening"
         );
 
-        let events = reactor::spawn(shared.clone(), ccfg);
         for l in listeners {
             let (shared2, events2) = (shared.clone(), events.clone());
             shared.spawn(chan::accept_loop(l, shared2, events2));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::chan::{self, ChanHandle};
 use super::exit::{self, StreamCmd};
@@ -52,6 +52,21 @@ pub(crate) enum Event {
     Flushed(StreamRef),
     /// A stream's socket ended.
     End(StreamRef, EndReason),
+    /// Close every circuit with this reason (operator or test request).
+    CloseAll(DestroyReason),
+    /// Report counts.
+    Stats(oneshot::Sender<RelayStats>),
+}
+
+/// Counts of what the relay holds, for tests, benchmarks and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayStats {
+    /// Open channels.
+    pub channels: usize,
+    /// Circuits (p-side entries).
+    pub circuits: usize,
+    /// Exit streams with a socket task.
+    pub streams: usize,
 }
 
 /// Events in flight to the reactor before readers wait.
@@ -145,6 +160,18 @@ impl Reactor {
             Event::End(s, reason) => {
                 self.streams.remove(&s);
                 self.rc.stream_end(s, reason, &mut self.rng);
+            }
+            Event::CloseAll(reason) => {
+                for c in self.rc.circuits() {
+                    self.rc.close_circuit(c, reason);
+                }
+            }
+            Event::Stats(tx) => {
+                let _ = tx.send(RelayStats {
+                    channels: self.chans.len(),
+                    circuits: self.rc.n_circuits(),
+                    streams: self.streams.len(),
+                });
             }
         }
     }
