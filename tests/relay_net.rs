@@ -174,3 +174,51 @@ async fn garbage_peer_and_create2_flood_do_not_stop_other_channels() {
         assert_eq!(r.shutdown().await, 0);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_does_not_read_is_cut_off() {
+    use oniongate::cell::CreateFast;
+    use oniongate::rt::relay::RelayOptions;
+    let dir = TempDir::new("relay-net");
+    let opts = RelayOptions {
+        channel_queue_cells: 256,
+        ..RelayOptions::default()
+    };
+    let r1 = start_relay_with(&dir, "slow", opts).await;
+    let hop = Hop::ours(&r1);
+    // CREATE_FAST after CREATE_FAST, never reading: each one is answered (CREATED_FAST, then
+    // DESTROY once over the per-channel cap), until the TCP buffers and then the bounded
+    // queue are full and the relay closes the channel.
+    let mut slow = Link::open(&hop).await;
+    wait_for(&r1, "the channel is registered", |s| s.channels == 1).await;
+    let writer = tokio::spawn(async move {
+        for i in 1..=200_000u32 {
+            let cell = ChanCell::new(CircId(0x8000_0000 | i), CreateFast { x: [7; 20] });
+            slow.writer.queue(&cell).unwrap();
+            if i % 256 == 0 && slow.writer.flush().await.is_err() {
+                return (i, slow);
+            }
+        }
+        (200_000, slow)
+    });
+    wait_for(&r1, "the non-reading channel is closed", |s| {
+        s.channels == 0
+    })
+    .await;
+    // A new channel works.
+    let mut rng = StdRng::from_entropy();
+    let mut link = Link::open(&hop).await;
+    let mut circ = oniongate::client::OriginCircuit::create(
+        CircId(0x8000_0001),
+        &hop.target(Ntor),
+        std::time::Instant::now(),
+        &mut rng,
+    )
+    .unwrap();
+    assert!(matches!(
+        link.next_event(&mut circ, &mut rng).await,
+        CircEvent::HopAdded { hops: 1 }
+    ));
+    writer.abort();
+    assert_eq!(r1.shutdown().await, 0);
+}
