@@ -73,42 +73,58 @@ pub(crate) async fn run_stream(
         return;
     }
     let (mut rd, mut wr) = tcp.into_split();
-    let mut buf = vec![0u8; READ_CHUNK];
-    let mut can_read = true;
-    loop {
-        tokio::select! {
-            cmd = rx.recv() => match cmd {
-                None | Some(StreamCmd::Close) => return,
-                Some(StreamCmd::ReadMore) => can_read = true,
-                Some(StreamCmd::Write(b)) => {
-                    if let Err(e) = wr.write_all(&b).await {
+    // Writes go through their own queue and future, so that a peer that is slow to read
+    // never stops us reading (and the reverse): each direction has its own backpressure.
+    let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();
+    let ev_w = events.clone();
+    let writer = async move {
+        while let Some(b) = wrx.recv().await {
+            if let Err(e) = wr.write_all(&b).await {
+                let _ = ev_w.send(Event::End(stream, end_reason_of(&e))).await;
+                return;
+            }
+            if wrx.is_empty() {
+                let _ = ev_w.send(Event::Flushed(stream)).await;
+            }
+        }
+    };
+    let main = async move {
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut can_read = true;
+        loop {
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    None | Some(StreamCmd::Close) => return,
+                    Some(StreamCmd::ReadMore) => can_read = true,
+                    Some(StreamCmd::Write(b)) => {
+                        if wtx.send(b).is_err() {
+                            return;
+                        }
+                    }
+                },
+                r = rd.read(&mut buf), if can_read => match r {
+                    Ok(0) => {
+                        let _ = events.send(Event::End(stream, EndReason::DONE)).await;
+                        return;
+                    }
+                    Ok(n) => {
+                        can_read = false;
+                        let data = Bytes::copy_from_slice(&buf[..n]);
+                        if events.send(Event::Data(stream, data)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
                         let _ = events.send(Event::End(stream, end_reason_of(&e))).await;
                         return;
                     }
-                    if rx.is_empty() {
-                        let _ = events.send(Event::Flushed(stream)).await;
-                    }
-                }
-            },
-            r = rd.read(&mut buf), if can_read => match r {
-                Ok(0) => {
-                    let _ = events.send(Event::End(stream, EndReason::DONE)).await;
-                    let _ = wr.shutdown().await;
-                    return;
-                }
-                Ok(n) => {
-                    can_read = false;
-                    let data = Bytes::copy_from_slice(&buf[..n]);
-                    if events.send(Event::Data(stream, data)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    let _ = events.send(Event::End(stream, end_reason_of(&e))).await;
-                    return;
-                }
-            },
+                },
+            }
         }
+    };
+    tokio::select! {
+        _ = main => {}
+        _ = writer => {}
     }
 }
 
