@@ -222,3 +222,42 @@ async fn a_peer_that_does_not_read_is_cut_off() {
     writer.abort();
     assert_eq!(r1.shutdown().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_circuits_share_relay_channels() {
+    let dir = TempDir::new("relay-net");
+    let (r1, r2, r3) = three(&dir).await;
+    let hops = [Hop::ours(&r1), Hop::ours(&r2), Hop::ours(&r3)];
+    let (echo, _closed) = echo_server().await;
+    let tasks: Vec<_> = (0..4u32)
+        .map(|i| {
+            let hops = hops.clone();
+            tokio::spawn(async move {
+                let mut rng = StdRng::from_entropy();
+                let mut link = Link::open(&hops[0]).await;
+                let kinds = if i % 2 == 0 {
+                    [Ntor, Ntor, Ntor]
+                } else {
+                    [NtorV3, NtorV3, NtorV3]
+                };
+                let mut circ = build(&mut link, CircId(0x8000_0001), &hops, &kinds, &mut rng).await;
+                let s = open_stream(&mut link, &mut circ, echo, &mut rng).await;
+                echo_bulk(&mut link, &mut circ, s, 3 << 20, &mut rng).await;
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // The client channels are gone (dropped with their tasks), and with them every circuit;
+    // one channel stays on each relay-to-relay link, shared by all four circuits.
+    wait_for(&r1, "guard", |s| s.channels == 1 && s.circuits == 0).await;
+    wait_for(&r2, "middle", |s| s.channels == 2 && s.circuits == 0).await;
+    wait_for(&r3, "exit", |s| {
+        s.channels == 1 && s.circuits == 0 && s.streams == 0
+    })
+    .await;
+    for r in [r1, r2, r3] {
+        assert_eq!(r.shutdown().await, 0);
+    }
+}
