@@ -261,3 +261,72 @@ async fn concurrent_circuits_share_relay_channels() {
         assert_eq!(r.shutdown().await, 0);
     }
 }
+
+/// A circuit of one hop through `link` to `hop` with `key` as its ntor onion key.
+async fn one_hop(
+    link: &mut Link,
+    id: u32,
+    hop: &Hop,
+    key: oniongate::crypto::ll::X25519Public,
+) -> CircEvent {
+    let mut rng = StdRng::from_entropy();
+    let mut h = hop.clone();
+    h.ntor_key = key;
+    let mut circ = oniongate::client::OriginCircuit::create(
+        CircId(0x8000_0000 | id),
+        &h.target(Ntor),
+        std::time::Instant::now(),
+        &mut rng,
+    )
+    .unwrap();
+    link.next_event(&mut circ, &mut rng).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_while_running() {
+    use oniongate::rt::relay::RelayOptions;
+    let dir = TempDir::new("relay-net");
+    let mut opts = RelayOptions::default();
+    opts.key_policy.tls_key_lifetime = Duration::from_secs(2);
+    opts.key_policy.onion_key_lifetime = Duration::from_secs(3);
+    let r = start_relay_with(&dir, "rot", opts).await;
+    let hop = Hop::ours(&r);
+    let old_key = r.ntor_onion_key();
+    let mut before = Link::open(&hop).await;
+    assert!(matches!(
+        one_hop(&mut before, 1, &hop, old_key).await,
+        CircEvent::HopAdded { hops: 1 }
+    ));
+    // Wait for the TLS link key and the onion key to rotate.
+    let start = std::time::Instant::now();
+    while r.current_ntor_onion_key() == old_key {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "onion key never rotated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let new_key = r.current_ntor_onion_key();
+    // A channel opened after the rotation (new TLS certificate and link certs) works, with
+    // the new onion key and, during the grace period, the previous one.
+    let mut after = Link::open(&hop).await;
+    assert!(matches!(
+        one_hop(&mut after, 1, &hop, new_key).await,
+        CircEvent::HopAdded { hops: 1 }
+    ));
+    assert!(matches!(
+        one_hop(&mut after, 2, &hop, old_key).await,
+        CircEvent::HopAdded { hops: 1 }
+    ));
+    // The channel opened before the rotation goes on working.
+    assert!(matches!(
+        one_hop(&mut before, 2, &hop, new_key).await,
+        CircEvent::HopAdded { hops: 1 }
+    ));
+    // The rotated keys are on disk: a restart loads the same identity and the new onion key.
+    assert_eq!(r.shutdown().await, 0);
+    let r2 = start_relay(&dir, "rot").await;
+    assert_eq!(r2.rsa_id(), hop.rsa_id);
+    assert_eq!(r2.ntor_onion_key(), new_key);
+    assert_eq!(r2.shutdown().await, 0);
+}

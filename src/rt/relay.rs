@@ -100,6 +100,7 @@ impl Default for RelayOptions {
 /// What changes at a key rotation: swapped under a lock, read when a channel or handshake
 /// starts.
 pub(crate) struct Current {
+    pub(crate) ntor_public: X25519Public,
     pub(crate) tls: Arc<rustls::ServerConfig>,
     pub(crate) link: Arc<LinkIdentity>,
     pub(crate) onion: Arc<OnionKeys>,
@@ -108,6 +109,7 @@ pub(crate) struct Current {
 impl Current {
     fn from_keys(keys: &RelayKeys) -> Result<Current, RelayError> {
         Ok(Current {
+            ntor_public: X25519Public::from(keys.ntor_onion_secret()),
             tls: tls::server_config(keys.tls_cert_der(), keys.tls_key())?,
             link: Arc::new(keys.link_identity()),
             onion: Arc::new(OnionKeys {
@@ -120,7 +122,7 @@ impl Current {
 
 /// State every task shares.
 pub(crate) struct Shared {
-    pub(crate) current: RwLock<Arc<Current>>,
+    pub(crate) current: Arc<RwLock<Arc<Current>>>,
     pub(crate) opts: RelayOptions,
     pub(crate) my_addrs: Vec<IpAddr>,
     pub(crate) shutdown: watch::Receiver<bool>,
@@ -161,6 +163,7 @@ pub struct RelayHandle {
     ntor_onion_key: X25519Public,
     stop: watch::Sender<bool>,
     tasks: Arc<()>,
+    current: Arc<RwLock<Arc<Current>>>,
     events: tokio::sync::mpsc::Sender<reactor::Event>,
 }
 
@@ -189,9 +192,17 @@ impl RelayHandle {
         self.ed_id
     }
 
-    /// The current ntor onion public key (as it was at start).
+    /// The ntor onion public key the relay had at start.
     pub fn ntor_onion_key(&self) -> X25519Public {
         self.ntor_onion_key
+    }
+
+    /// The current ntor onion public key (changes at an onion-key rotation).
+    pub fn current_ntor_onion_key(&self) -> X25519Public {
+        match self.current.read() {
+            Ok(g) => g.ntor_public,
+            Err(p) => p.into_inner().ntor_public,
+        }
     }
 
     /// Counts of channels, circuits and streams (`None` if the reactor has stopped).
@@ -308,8 +319,9 @@ impl Relay {
 
         let (stop, shutdown) = watch::channel(false);
         let tasks = Arc::new(());
+        let current = Arc::new(RwLock::new(Arc::new(current)));
         let shared = Arc::new(Shared {
-            current: RwLock::new(Arc::new(current)),
+            current: current.clone(),
             opts,
             my_addrs,
             shutdown,
@@ -323,6 +335,7 @@ impl Relay {
             ntor_onion_key: X25519Public::from(keys.ntor_onion_secret()),
             stop,
             tasks,
+            current,
             events: events.clone(),
         };
         tracing::info!(
