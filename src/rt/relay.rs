@@ -383,7 +383,7 @@ async fn rotation_loop(dir: RelayKeyDir, keys: RelayKeys, shared: Arc<Shared>) {
         .await;
         match res {
             Ok(Ok(Some(cur))) => {
-                tracing::info!("keys rotated; new channels and handshakes use them");
+                tracing::debug!("keys rotated; new channels and handshakes use them");
                 if let Ok(mut g) = shared.current.write() {
                     *g = Arc::new(cur);
                 }

@@ -73,7 +73,7 @@ pub(crate) async fn accept_loop(l: TcpListener, shared: Arc<Shared>, events: mps
                     tracing::debug!(relay = info.peer_rsa.is_some(), "inbound channel open");
                     run_channel(id, open, info, None, shared2, events2).await;
                 }
-                Err(e) => tracing::info!(error = %e, "inbound link handshake failed"),
+                Err(e) => tracing::debug!(error = %e, "inbound link handshake failed"),
             }
         }));
     }
@@ -106,7 +106,7 @@ pub(crate) fn connect_out(target: ExtendTarget, shared: &Arc<Shared>, events: mp
                     return;
                 }
                 Err(e) => {
-                    tracing::info!(addr = %sensitive(addr), error = %e, "outbound channel failed");
+                    tracing::debug!(addr = %sensitive(addr), error = %e, "outbound channel failed");
                     last = e.to_string();
                 }
             }

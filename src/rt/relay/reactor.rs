@@ -131,7 +131,7 @@ impl Reactor {
             }
             Event::ConnectFailed { rsa, why } => {
                 for circ in self.waiting.remove(&rsa).unwrap_or_default() {
-                    tracing::info!(why, "extend failed: no channel");
+                    tracing::debug!(why, "extend failed: no channel");
                     self.rc.extend_failed(circ, DestroyReason::CHANNEL_CLOSED);
                 }
             }
@@ -216,7 +216,7 @@ impl Reactor {
         match h.tx.try_send(cell) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(chan = chan.0, "channel queue full; closing the channel");
+                tracing::info!(chan = chan.0, "channel queue full; closing the channel");
                 self.close_channel(chan, "queue full");
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
