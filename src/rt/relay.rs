@@ -281,7 +281,7 @@ impl Relay {
             let Some(addr) = p.addr.socket_addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) else {
                 continue;
             };
-            match TcpListener::bind(addr).await {
+            match bind_listener(addr) {
                 Ok(l) => listeners.push(l),
                 Err(source) if !listeners.is_empty() || addr.is_ipv6() => {
                     tracing::warn!(%addr, error = %source, "cannot listen; skipping this ORPort");
@@ -352,6 +352,21 @@ impl Relay {
         shared.spawn(rotation_loop(dir, keys, shared2));
         Ok(handle)
     }
+}
+
+/// Binds an ORPort: SO_REUSEADDR (a restarted relay gets its port back at once) and, as C
+/// tor does, IPV6_V6ONLY on IPv6 sockets (so `[::]:9001` and `0.0.0.0:9001` can coexist).
+fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    TcpListener::from_std(s.into())
 }
 
 /// Sleeps until the next rotation, rotates, and swaps what changed.
