@@ -8,10 +8,10 @@
 //! - per channel, a reader task feeding cells to the reactor and a writer task draining a
 //!   **bounded** queue; when the reactor finds a channel's queue full it closes that channel
 //!   (logged), so the reactor never blocks and no queue grows without bound;
-//! - the reactor ([`reactor`]), which executes every [`crate::circuit::Action`]: cells to
+//! - the reactor (`reactor`), which executes every [`crate::circuit::Action`]: cells to
 //!   channel queues, handshakes to a worker pool (`spawn_blocking` behind a semaphore),
 //!   EXTEND2 to the channel manager (reuse a channel whose RSA and Ed25519 ids match, or
-//!   open one as a relay), exit streams to per-stream tasks ([`exit`]);
+//!   open one as a relay), exit streams to per-stream tasks (`exit`);
 //! - key rotation: sleeps until the keys' next rotation, rotates, and swaps the TLS
 //!   configuration, link identity and onion keys used from then on.
 //!
