@@ -3,10 +3,12 @@
 //! and turns SIGINT/SIGTERM into a shutdown future. It makes no protocol decisions.
 //!
 //! Submodules: [`tls`] (rustls configurations for channels), [`keystore`] (key files
-//! with safe modes) and [`relay_keys`] (the relay's key files).
+//! with safe modes), [`relay_keys`] (the relay's key files), [`cellio`] and [`channel`]
+//! (cells over TLS, link handshakes) and [`relay`] (the relay daemon's runtime: a thin shell
+//! around the sans-IO circuit layer).
 //!
-//! Deliberately not here: the daemons' event loops (later stages add them here, as thin
-//! shells around the sans-IO core).
+//! Deliberately not here: the other daemons' event loops (later stages add them here, as
+//! thin shells around the sans-IO core).
 
 use std::future::Future;
 
@@ -15,6 +17,7 @@ pub mod channel;
 mod daemon;
 pub mod keystore;
 mod log;
+pub mod relay;
 pub mod relay_keys;
 pub mod tls;
 

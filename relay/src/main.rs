@@ -1,19 +1,27 @@
-//! `oniongate-relay`: the Oniongate relay (guard, middle, exit, HSDir, directory authority).
+//! `oniongate-relay`: the Oniongate relay (guard, middle, exit).
 //!
 //! A thin `main`: the library parses tor's command line, loads and validates the
-//! configuration and sets up logging ([`oniongate::rt::daemon_main`]); this file only says
-//! what the daemon runs.
+//! configuration and sets up logging ([`oniongate::rt::daemon_main`]); this file runs the
+//! relay ([`oniongate::rt::relay::Relay`]) until SIGINT or SIGTERM, then stops it cleanly.
 
 use std::process::ExitCode;
 
 use oniongate::config::RelayConfig;
+use oniongate::rt::relay::Relay;
 
 fn main() -> ExitCode {
-    oniongate::rt::daemon_main::<RelayConfig, _>(&oniongate::rt::args(), |_config| {
-        tracing::error!(
-            "{}: configuration is valid, but the relay's network functions (channels, circuits, directory) arrive in a later stage of Oniongate; nothing to run yet",
-            env!("CARGO_BIN_NAME")
-        );
-        Ok(ExitCode::FAILURE)
+    oniongate::rt::daemon_main::<RelayConfig, _>(&oniongate::rt::args(), |config| {
+        let rt = oniongate::rt::runtime()?;
+        rt.block_on(async move {
+            let stop = oniongate::rt::shutdown_signal()?;
+            let relay = Relay::start(config).await?;
+            let signal = stop.await;
+            tracing::info!(?signal, "stopping");
+            let left = relay.shutdown().await;
+            if left > 0 {
+                tracing::warn!(left, "some tasks did not stop in time");
+            }
+            Ok::<_, oniongate::rt::DaemonError>(ExitCode::SUCCESS)
+        })
     })
 }

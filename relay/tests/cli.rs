@@ -1,5 +1,5 @@
 //! Runs the built `oniongate-relay`: version, help, --verify-config on good and bad files,
-//! command-line overrides, unknown keys, and the foundation-stage exit status.
+//! command-line overrides, unknown keys, and the exit status without a DataDirectory.
 #![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
@@ -111,15 +111,12 @@ fn unknown_keys_and_missing_files() {
 }
 
 #[test]
-fn foundation_stage_exits_with_status_1_after_logging() {
-    let (code, stdout, _) = out(&run(&["--ORPort", "9001", "--Log", "notice stdout"]));
+fn without_a_data_directory_exits_with_status_1_after_logging() {
+    let (code, stdout, stderr) = out(&run(&["--ORPort", "9001", "--Log", "notice stdout"]));
     assert_eq!(code, 1);
     assert!(
         stdout.contains("[notice] Oniongate oniongate-relay 0.1.0 starting"),
         "{stdout}"
     );
-    assert!(
-        stdout.contains("[err] oniongate-relay: configuration is valid, but"),
-        "{stdout}"
-    );
+    assert!(stderr.contains("needs a DataDirectory"), "{stderr}");
 }
