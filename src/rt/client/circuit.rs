@@ -462,6 +462,8 @@ impl Reactor {
             CircEvent::Closed(reason) => {
                 let why = self.why.clone().unwrap_or(CircuitClosed::Circuit(reason));
                 tracing::debug!(circ = %self.circ.circ_id(), ?why, "circuit closed");
+                // Forget the id before anyone hears of the closure.
+                self.channel.deregister(self.circ.circ_id());
                 if let Some(r) = self.pending_hop.take() {
                     let _ = r.send(Err(Error::Closed(why.clone())));
                 }
@@ -506,7 +508,9 @@ impl Reactor {
             let _ = self.circ.pause_reads(stream, false, &mut self.rng);
         }
         let mut moved = false;
-        while !st.send.is_empty() && self.circ.can_write(stream) {
+        // Always try while bytes wait, even when `can_write` is false: a write that takes
+        // nothing marks the stream blocked, so the circuit reports `Writable` later.
+        while !st.send.is_empty() {
             match self.circ.write(stream, &st.send, &mut self.rng) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
