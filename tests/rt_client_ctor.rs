@@ -238,8 +238,18 @@ async fn circuits_and_streams() {
         Err(e) => assert_eq!(e.end_reason(), Some(EndReason::EXITPOLICY), "{e}"),
         Ok(_) => panic!("the exit policy refuses 127.0.0.2"),
     }
+    // A refused connect: C tor 0.4.9 detects it on the non-blocking socket
+    // (`connection_handle_write`, SO_ERROR) but `connection_edge_end_errno` then maps the
+    // stale `errno`, not the SO_ERROR value, so the END reason observed is MISC rather than
+    // CONNECTREFUSED. Either is passed up as the stream's error.
     match mixed.begin("127.0.0.1", closed_port()).await {
-        Err(e) => assert_eq!(e.end_reason(), Some(EndReason::CONNECTREFUSED), "{e}"),
+        Err(e) => assert!(
+            matches!(
+                e.end_reason(),
+                Some(EndReason::CONNECTREFUSED) | Some(EndReason::MISC)
+            ),
+            "{e}"
+        ),
         Ok(_) => panic!("nothing listens there"),
     }
     // RESOLVE: C tor 0.4.9 answers an address literal with an error value, not the
