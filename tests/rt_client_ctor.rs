@@ -261,6 +261,68 @@ async fn circuits_and_streams() {
     }
     // The circuit still works after all that.
     echo_bulk(connect(&mixed, echo).await, 1000, 99).await;
+    expect_echo_closed(&mut closed, 1000).await;
+
+    // A reader that does not read: its SENDMEs are held, so what is buffered for it stays
+    // within 128 KiB plus one stream window; then it reads everything, intact.
+    let len = 2 << 20;
+    let mut stream = connect(&c_v3, echo).await;
+    let mut data = vec![0u8; len];
+    StdRng::seed_from_u64(5).fill_bytes(&mut data);
+    let digest = Sha256::digest(&data);
+    let mut sent = 0;
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while sent < len {
+        match tokio::time::timeout_at(until, stream.write(&data[sent..])).await {
+            Ok(n) => sent += n.unwrap(),
+            Err(_) => break,
+        }
+    }
+    tokio::time::sleep_until(until).await;
+    let held = stream.buffered_read();
+    eprintln!("unread bytes buffered after 3 s: {held} ({sent} written)");
+    assert!(held > 0 && held <= 128 * 1024 + 500 * 498, "{held}");
+    let (mut r, mut w) = tokio::io::split(stream);
+    let writer = async {
+        w.write_all(&data[sent..]).await.unwrap();
+        w.flush().await.unwrap();
+    };
+    let reader = async {
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        let mut got = 0;
+        while got < len {
+            let n = r.read(&mut buf).await.unwrap();
+            assert!(n > 0);
+            h.update(&buf[..n]);
+            got += n;
+        }
+        h.finalize()
+    };
+    let ((), got_digest) = tokio::join!(writer, reader);
+    assert_eq!(got_digest, digest);
+    drop(r.unsplit(w));
+    expect_echo_closed(&mut closed, len as u64).await;
+
+    // BEGIN_DIR to the exit: an HTTP answer from its directory cache.
+    let mut dir = c_v3.begin_dir().await.unwrap();
+    dir.write_all(b"GET /tor/server/authority HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), dir.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.0 "),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..answer.len().min(80)])
+    );
+    eprintln!(
+        "BEGIN_DIR: {}",
+        String::from_utf8_lossy(&answer[..answer.len().min(15)])
+    );
 
     // A stream the exit ends mid-way with an error reason surfaces it on read: not testable
     // against an echo server; closing the circuit fails open streams instead.

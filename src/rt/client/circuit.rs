@@ -19,7 +19,7 @@ use super::{
 };
 use crate::cell::{ChanCell, CircId};
 use crate::client::{CircEvent, HopTarget, OriginCircuit, StreamId};
-use crate::relaycell::{AnyRelayMsg, BeginFlags};
+use crate::relaycell::{AnyRelayMsg, BeginFlags, EndReason};
 
 /// How the first hop is keyed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -434,7 +434,12 @@ impl Reactor {
                 } else if let Some(r) = self.resolving.remove(&stream) {
                     let _ = r.send(Err(Error::StreamEnded(reason)));
                 } else if let Some(sh) = self.streams.remove(&stream) {
-                    sh.finish(ReadEnd::Ended(reason));
+                    // END(DONE) is a clean end of file; other reasons are errors.
+                    sh.finish(if reason == EndReason::DONE {
+                        ReadEnd::Eof
+                    } else {
+                        ReadEnd::Ended(reason)
+                    });
                 }
             }
             CircEvent::Resolved { stream, answers } => {

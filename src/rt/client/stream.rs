@@ -158,6 +158,13 @@ impl DataStream {
         self.id
     }
 
+    /// Received bytes buffered, not yet read by the application. Bounded: once it passes
+    /// 128 KiB the stream's SENDMEs are held, so at most one stream window (500 cells) more
+    /// arrives.
+    pub fn buffered_read(&self) -> usize {
+        self.shared.lock().recv_len
+    }
+
     /// Asks the circuit's task to look at this stream (once until it does).
     fn request_service(&self, st: &mut StreamState) {
         if !st.wake_queued {
