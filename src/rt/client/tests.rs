@@ -172,3 +172,42 @@ fn end_reasons_map_to_io_kinds() {
     assert_eq!(stream_end_reason(&e), Some(EndReason::EXITPOLICY));
     assert_eq!(stream_end_reason(&std::io::Error::other("x")), None);
 }
+
+#[tokio::test]
+async fn a_slow_reader_holds_sendmes_and_releases_them_when_it_catches_up() {
+    use super::circuit::Cmd;
+    use super::stream::{ReadEnd, StreamShared};
+    use tokio::io::AsyncReadExt;
+
+    let shared = std::sync::Arc::new(StreamShared::new());
+    let (tx, mut rx) = mpsc::unbounded_channel::<Cmd>();
+    let mut stream = DataStream::new(7, shared.clone(), tx);
+    let cell = bytes::Bytes::from(vec![0xab; 498]);
+    // 128 KiB = 263.2 cells: the push that crosses it asks for a pause, once.
+    let pauses: Vec<bool> = (0..300).map(|_| shared.push(cell.clone())).collect();
+    assert_eq!(pauses.iter().filter(|p| **p).count(), 1);
+    assert!(pauses[263]);
+    assert_eq!(stream.buffered_read(), 300 * 498);
+    // Reading down to below 32 KiB asks the circuit task to service the stream, once.
+    let mut buf = vec![0u8; 300 * 498 - 30 * 1024];
+    stream.read_exact(&mut buf).await.unwrap();
+    assert!(matches!(rx.try_recv(), Ok(Cmd::Stream(7))));
+    assert!(rx.try_recv().is_err());
+    assert!(shared.lock().reader_caught_up());
+    // The exit's END(DONE) is end-of-file after the buffered bytes.
+    shared.finish(ReadEnd::Eof);
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(rest.len(), 30 * 1024);
+    // Any other reason is an error carrying it.
+    let other = std::sync::Arc::new(StreamShared::new());
+    let (tx2, _rx2) = mpsc::unbounded_channel::<Cmd>();
+    let mut s2 = DataStream::new(8, other.clone(), tx2);
+    other.finish(ReadEnd::Ended(crate::relaycell::EndReason::CONNRESET));
+    let err = s2.read(&mut [0u8; 4]).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset);
+    assert_eq!(
+        stream_end_reason(&err),
+        Some(crate::relaycell::EndReason::CONNRESET)
+    );
+}
