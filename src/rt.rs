@@ -14,6 +14,7 @@ use std::future::Future;
 
 pub mod cellio;
 pub mod channel;
+pub mod client;
 mod daemon;
 pub mod keystore;
 mod log;
