@@ -54,7 +54,7 @@ async fn three_hop_circuits_and_ten_mib_each_way() {
     let cases: [(&[HandshakeKind; 3], usize); 3] = [
         (&[Ntor, Ntor, Ntor], 10 << 20),
         (&[NtorV3, NtorV3, NtorV3], 10 << 20),
-        (&[NtorV3, Ntor, NtorV3], 1 << 20),
+        (&[NtorV3, Ntor, NtorV3], 10 << 20),
     ];
     for (i, (kinds, size)) in cases.into_iter().enumerate() {
         let id = CircId(0x8000_0100 + i as u32);
