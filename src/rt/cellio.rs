@@ -25,7 +25,7 @@ use crate::cell::{AnyChanMsg, CellError, ChanCell, ChanCmd, ChannelCodec};
 const READ_CHUNK: usize = 16 * 1024;
 
 /// How many chunks one vectored write hands over at most.
-const MAX_IOVECS: usize = 64;
+const MAX_IOVECS: usize = 512;
 
 /// A failure of cell I/O.
 #[derive(Debug, thiserror::Error)]
