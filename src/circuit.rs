@@ -342,8 +342,8 @@ impl RelayCircuits {
                 self.on_created(chan, id, None, rng)
             }
             AnyChanMsg::Destroy(d) => self.on_destroy(chan, id, d.reason),
-            AnyChanMsg::Relay(r) => self.on_relay(chan, id, r.into_body(), false, rng),
-            AnyChanMsg::RelayEarly(r) => self.on_relay(chan, id, r.0.into_body(), true, rng),
+            AnyChanMsg::Relay(r) => self.on_relay(chan, id, r.into_body_mut(), false, rng),
+            AnyChanMsg::RelayEarly(r) => self.on_relay(chan, id, r.0.into_body_mut(), true, rng),
             other => {
                 tracing::trace!(chan = chan.0, cmd = %other.cmd(), "not a circuit cell; ignored");
             }

@@ -11,7 +11,7 @@
 //! Deliberately not here: handshake cryptography (`crate::crypto`), relay-cell contents
 //! (`crate::relaycell`).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::msg::ChanMsgBody;
 use super::{ChanCmd, HandshakeType, CELL_BODY_LEN};
@@ -249,15 +249,24 @@ impl ChanMsgBody for Destroy {
 
 /// RELAY: the 509-byte (encrypted) relay cell body (tor-spec §6.1).
 ///
-/// Held as `Bytes`: a cell framed by the codec shares its buffer, so forwarding does not copy.
+/// Held as a uniquely owned `BytesMut`: a cell framed by [`ChannelCodec::decode`] gets its
+/// body split off the read buffer (a disjoint view of the same allocation), so a relay can
+/// decrypt it in place and hand it to the next channel's writer without copying.
+///
+/// [`ChannelCodec::decode`]: crate::cell::ChannelCodec::decode
 #[derive(Clone, PartialEq, Eq)]
 pub struct Relay {
-    body: Bytes,
+    body: BytesMut,
 }
 
 impl Relay {
-    /// A relay message from exactly 509 bytes (no copy).
+    /// A relay message from exactly 509 bytes (no copy when `body` is the only reference).
     pub fn from_bytes(body: Bytes) -> Result<Self, EncodeError> {
+        Self::from_bytes_mut(BytesMut::from(body))
+    }
+
+    /// A relay message from exactly 509 uniquely owned bytes (never copies).
+    pub fn from_bytes_mut(body: BytesMut) -> Result<Self, EncodeError> {
         if body.len() != CELL_BODY_LEN {
             return Err(EncodeError::Unrepresentable {
                 what: "RELAY body",
@@ -270,11 +279,12 @@ impl Relay {
     /// A relay message from a 509-byte array.
     pub fn from_array(body: [u8; CELL_BODY_LEN]) -> Self {
         Relay {
-            body: Bytes::copy_from_slice(&body),
+            body: BytesMut::from(&body[..]),
         }
     }
 
-    /// Decodes from a received body: takes its first 509 bytes without copying.
+    /// Decodes from a received body: takes its first 509 bytes (copying only if `body` is
+    /// shared).
     pub fn decode_bytes(body: Bytes) -> Result<Self, DecodeError> {
         if body.len() < CELL_BODY_LEN {
             return Err(DecodeError::Truncated {
@@ -282,18 +292,28 @@ impl Relay {
                 needed: CELL_BODY_LEN - body.len(),
             });
         }
-        Ok(Relay {
-            body: body.slice(..CELL_BODY_LEN),
-        })
+        let mut m = BytesMut::from(body);
+        m.truncate(CELL_BODY_LEN);
+        Ok(Relay { body: m })
     }
 
     /// The 509-byte body.
-    pub fn body(&self) -> &Bytes {
+    pub fn body(&self) -> &BytesMut {
         &self.body
     }
 
-    /// The 509-byte body, by value.
+    /// The 509-byte body, mutable (to encrypt or decrypt in place).
+    pub fn body_mut(&mut self) -> &mut [u8] {
+        &mut self.body
+    }
+
+    /// The 509-byte body, by value, frozen (no copy).
     pub fn into_body(self) -> Bytes {
+        self.body.freeze()
+    }
+
+    /// The 509-byte body, by value, still uniquely owned and mutable (no copy).
+    pub fn into_body_mut(self) -> BytesMut {
         self.body
     }
 }
@@ -312,7 +332,7 @@ impl ChanMsgBody for Relay {
     fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(body);
         Ok(Relay {
-            body: Bytes::copy_from_slice(r.take(CELL_BODY_LEN, "RELAY body")?),
+            body: BytesMut::from(r.take(CELL_BODY_LEN, "RELAY body")?),
         })
     }
     fn encode_body<W: Writer + ?Sized>(&self, w: &mut W) -> Result<(), EncodeError> {
@@ -370,9 +390,14 @@ mod tests {
     #[test]
     fn relay_zero_copy() {
         let buf = Bytes::from(vec![7u8; 600]);
-        let r = Relay::decode_bytes(buf.slice(10..)).unwrap();
+        let tail = buf.slice(10..);
+        let ptr = tail.as_ptr();
+        drop(buf);
+        // `tail` is now the only reference: reclaimed without a copy.
+        let r = Relay::decode_bytes(tail).unwrap();
         assert_eq!(r.body().len(), CELL_BODY_LEN);
-        assert_eq!(r.body().as_ptr(), buf[10..].as_ptr());
+        assert_eq!(r.body().as_ptr(), ptr);
+        let buf = Bytes::from(vec![7u8; 600]);
         assert!(Relay::decode_bytes(buf.slice(..508)).is_err());
         assert!(Relay::from_bytes(buf.slice(..508)).is_err());
     }

@@ -13,8 +13,8 @@
 //! connection on a fixed-length cell at that point; so does a channel using this codec.
 //!
 //! The codec is incremental: [`ChannelCodec::decode`] returns `Ok(None)` until a whole cell is
-//! buffered, then splits that cell off the buffer and freezes it, so RELAY bodies are slices
-//! of the received bytes. [`ChannelCodec::decode_raw`] also returns the cell's exact bytes,
+//! buffered, then splits that cell off the buffer; a RELAY body is the split-off tail of the
+//! received bytes, uniquely owned and mutable, so forwarding decrypts it in place. [`ChannelCodec::decode_raw`] also returns the cell's exact bytes,
 //! which the link handshake hashes (SLOG/CLOG, brief §2.4).
 //!
 //! Deliberately not here: link protocols 1–3 after negotiation (2-byte ids on every cell),
@@ -28,6 +28,7 @@ use super::{
     ChanCmd, CircId, CELL_BODY_LEN, FIXED_CELL_LEN, MIN_LINK_VERSION, VAR_HEADER_LEN,
     VAR_HEADER_LEN_NARROW,
 };
+use super::{Relay, RelayEarly};
 use crate::wire::{EncodeError, Reader};
 
 /// A channel cell: a circuit id and a message.
@@ -159,12 +160,70 @@ impl ChannelCodec {
     /// On a framing error nothing is removed (the channel closes). On a circuit-id or body
     /// error the cell has been removed, so a channel whose [`CellError::disposition`] is to
     /// drop the cell or destroy the circuit can go on decoding.
+    ///
+    /// A RELAY or RELAY_EARLY body comes out as a uniquely owned `BytesMut` split off `src`
+    /// (no copy), so it can be decrypted in place and forwarded as is.
     pub fn decode(&self, src: &mut BytesMut) -> Result<Option<ChanCell>, CellError> {
+        let Some(len) = self.frame_len(src)? else {
+            return Ok(None);
+        };
+        if src.len() < len {
+            return Ok(None);
+        }
+        if let Some(fast) = self.decode_relay_fast(src, len) {
+            return fast.map(Some);
+        }
         Ok(self.decode_raw(src)?.map(|(cell, _)| cell))
+    }
+
+    /// The RELAY/RELAY_EARLY fast path of [`decode`](Self::decode): `None` if the first
+    /// (complete, `len`-byte) cell in `src` is something else.
+    fn decode_relay_fast(
+        &self,
+        src: &mut BytesMut,
+        len: usize,
+    ) -> Option<Result<ChanCell, CellError>> {
+        use bytes::Buf;
+        // Only fixed 4-byte-id framing carries relay cells.
+        self.link_version?;
+        let hdr: [u8; 5] = src.get(..5)?.try_into().ok()?;
+        let cmd = ChanCmd(hdr[4]);
+        if cmd != ChanCmd::RELAY && cmd != ChanCmd::RELAY_EARLY {
+            return None;
+        }
+        let circ_id = CircId(u32::from_be_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]));
+        let mut frame = src.split_to(len);
+        frame.advance(5);
+        if !cmd.accepts_circ_id(circ_id) {
+            return Some(Err(CellError::BadCircId { cmd, circ_id }));
+        }
+        let relay = match Relay::from_bytes_mut(frame) {
+            Ok(r) => r,
+            Err(_) => {
+                return Some(Err(CellError::Malformed {
+                    cmd,
+                    circ_id,
+                    source: crate::wire::DecodeError::Truncated {
+                        what: "RELAY body",
+                        needed: CELL_BODY_LEN,
+                    },
+                }))
+            }
+        };
+        let msg = if cmd == ChanCmd::RELAY {
+            AnyChanMsg::Relay(relay)
+        } else {
+            AnyChanMsg::RelayEarly(RelayEarly(relay))
+        };
+        Some(Ok(ChanCell { circ_id, msg }))
     }
 
     /// Like [`decode`](Self::decode), and also returns the cell's bytes exactly as received
     /// (header included, the full 514 bytes of a fixed cell), for handshake digests.
+    ///
+    /// The exact bytes share the frame's allocation, so a RELAY body decoded here is copied
+    /// once to become mutable; the link handshake never sees RELAY cells, and the data path
+    /// uses [`decode`](Self::decode).
     pub fn decode_raw(&self, src: &mut BytesMut) -> Result<Option<(ChanCell, Bytes)>, CellError> {
         let Some(len) = self.frame_len(src)? else {
             return Ok(None);
@@ -307,7 +366,7 @@ pub mod raw {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::cell::{Netinfo, Padding, Relay, Versions};
+    use crate::cell::{Netinfo, Padding, Relay, RelayEarly, Versions};
 
     #[test]
     fn versions_narrow_framing() {
@@ -365,6 +424,42 @@ mod tests {
         assert_eq!(r.body().as_ptr(), base.wrapping_add(5));
         assert!(codec.decode(&mut buf).unwrap().is_some());
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn relay_bodies_are_split_off_not_copied() {
+        let codec = ChannelCodec::new(Some(4)).unwrap();
+        let a = ChanCell::new(CircId(0x8000_0001), Relay::from_array([1; CELL_BODY_LEN]));
+        let b = ChanCell::new(CircId(2), RelayEarly(Relay::from_array([2; CELL_BODY_LEN])));
+        let mut buf = BytesMut::new();
+        codec.encode(&a, &mut buf).unwrap();
+        codec.encode(&b, &mut buf).unwrap();
+        buf.extend_from_slice(&[0, 0]);
+        let base = buf.as_ptr();
+        let mut copy = buf.clone();
+        let got_a = codec.decode(&mut buf).unwrap().unwrap();
+        let got_b = codec.decode(&mut buf).unwrap().unwrap();
+        assert_eq!((&got_a, &got_b), (&a, &b));
+        let AnyChanMsg::RelayEarly(RelayEarly(rb)) = got_b.msg else {
+            panic!("not relay_early")
+        };
+        // Uniquely owned and mutable where it was read.
+        let mut body = rb.into_body_mut();
+        assert_eq!(body.as_ptr(), base.wrapping_add(FIXED_CELL_LEN + 5));
+        body[0] ^= 1;
+        assert_eq!(buf.as_ref(), &[0, 0]);
+        // decode_raw still gives the exact bytes of a relay cell.
+        let (cell, raw) = codec.decode_raw(&mut copy).unwrap().unwrap();
+        assert_eq!(cell, a);
+        assert_eq!(raw, codec.encode_to_vec(&a).unwrap());
+        // A relay cell with circuit id 0 is refused and consumed on the fast path too.
+        let mut bad = BytesMut::from(&[0u8, 0, 0, 0, 3][..]);
+        bad.resize(FIXED_CELL_LEN, 0);
+        assert!(matches!(
+            codec.decode(&mut bad),
+            Err(CellError::BadCircId { .. })
+        ));
+        assert!(bad.is_empty());
     }
 
     #[test]

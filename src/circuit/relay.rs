@@ -2,11 +2,11 @@
 //! RELAY_EARLY budget, circuit SENDMEs, TRUNCATE (tor-spec §5.5, §5.6, §6.1, §7.3; C tor
 //! `command_process_relay_cell`, `circuit_receive_relay_cell`, `handle_relay_cell_command`).
 //!
-//! Forwarding copies nothing: the received body (a slice of the codec's buffer) is turned
-//! into a `BytesMut` (no copy when it is the only reference), decrypted or encrypted in
-//! place, frozen and queued. Only a recognised body is copied, once, to be parsed.
+//! Forwarding copies nothing: the received body (a uniquely owned `BytesMut` the codec split
+//! off its read buffer) is decrypted or encrypted in place and queued as is. Only a
+//! recognised body is copied, once, to be parsed.
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use rand_core::{CryptoRng, RngCore};
 
 use super::table::NSide;
@@ -18,13 +18,12 @@ use crate::relaycell::{self, AnyRelayMsg, RelayCellBody, Sendme, Truncated};
 /// What to do with a forward cell once decrypted (computed under the circuit borrow).
 enum Fwd {
     Recognized(Box<RelayCellBody>, CryptoTag),
-    Forward(ChanId, CircId, Bytes),
+    Forward(ChanId, CircId, BytesMut),
     Close(DestroyReason, &'static str),
 }
 
-/// Turns a received body into a mutable 509-byte buffer (copying only if it is shared).
-fn into_mut(body: Bytes) -> Option<BytesMut> {
-    let mut m = BytesMut::from(body);
+/// Checks a received body is a 509-byte buffer (it always is when it came from a `Relay`).
+fn into_mut(mut m: BytesMut) -> Option<BytesMut> {
     if m.len() < CELL_BODY_LEN {
         return None;
     }
@@ -32,8 +31,8 @@ fn into_mut(body: Bytes) -> Option<BytesMut> {
     Some(m)
 }
 
-fn relay_cell(id: CircId, body: Bytes, early: bool) -> Option<ChanCell> {
-    let r = Relay::from_bytes(body).ok()?;
+fn relay_cell(id: CircId, body: BytesMut, early: bool) -> Option<ChanCell> {
+    let r = Relay::from_bytes_mut(body).ok()?;
     Some(if early {
         ChanCell::new(id, RelayEarly(r))
     } else {
@@ -46,7 +45,7 @@ impl RelayCircuits {
         &mut self,
         chan: ChanId,
         id: CircId,
-        body: Bytes,
+        body: BytesMut,
         early: bool,
         rng: &mut R,
     ) {
@@ -85,7 +84,7 @@ impl RelayCircuits {
                 return;
             };
             crypto.encrypt_backward(arr);
-            if let Some(cell) = relay_cell(p.1, buf.freeze(), false) {
+            if let Some(cell) = relay_cell(p.1, buf, false) {
                 self.actions.push_back(Action::Send { chan: p.0, cell });
             }
         } else {
@@ -94,7 +93,7 @@ impl RelayCircuits {
     }
 
     /// Decrypts a forward cell and decides where it goes.
-    fn forward_step(&mut self, key: (ChanId, CircId), body: Bytes, early: bool) -> Fwd {
+    fn forward_step(&mut self, key: (ChanId, CircId), body: BytesMut, early: bool) -> Fwd {
         let Some(c) = self.circs.get_mut(&key) else {
             return Fwd::Close(DestroyReason::INTERNAL, "circuit vanished");
         };
@@ -124,7 +123,7 @@ impl RelayCircuits {
         }
         match c.n {
             NSide::Open { chan, id } | NSide::AwaitingCreated { chan, id } => {
-                Fwd::Forward(chan, id, buf.freeze())
+                Fwd::Forward(chan, id, buf)
             }
             _ => Fwd::Close(
                 DestroyReason::PROTOCOL,

@@ -394,6 +394,48 @@ fn forwarding_does_not_copy_a_unique_buffer() {
     };
     assert_eq!(out.body().as_ptr(), ptr, "encrypted in place, same buffer");
     assert!(r.is_live(circ));
+
+    // Bodies straight out of the codec, split off one larger read buffer (two cells and the
+    // start of a third), are forwarded in place both ways: no copy anywhere.
+    let codec = crate::cell::ChannelCodec::new(Some(5)).unwrap();
+    let mut wire = bytes::BytesMut::new();
+    let back = ChanCell::new(CircId(0x8000_0009), Relay::from_array([0x55; 509]));
+    let fwd = ChanCell::new(id, Relay::from_array([0x66; 509]));
+    codec.encode(&back, &mut wire).unwrap();
+    codec.encode(&fwd, &mut wire).unwrap();
+    wire.extend_from_slice(&[0x80, 0, 0, 1, 3, 0, 0]);
+    let base = wire.as_ptr();
+    let from_n = codec.decode(&mut wire).unwrap().unwrap();
+    let from_p = codec.decode(&mut wire).unwrap().unwrap();
+    assert_eq!(wire.len(), 7, "the partial third cell stays buffered");
+    r.handle_cell(N, from_n, &mut rng);
+    let Some(Action::Send { chan: P, cell }) = r.poll_action() else {
+        panic!()
+    };
+    let AnyChanMsg::Relay(out) = cell.msg else {
+        panic!()
+    };
+    assert_eq!(
+        out.body().as_ptr(),
+        base.wrapping_add(5),
+        "backward: in place"
+    );
+    assert_ne!(out.body(), &[0x55; 509][..], "and encrypted");
+    r.handle_cell(P, from_p, &mut rng);
+    let Some(Action::Send { chan: N, cell }) = r.poll_action() else {
+        panic!()
+    };
+    assert_eq!(cell.circ_id, CircId(0x8000_0009));
+    let AnyChanMsg::Relay(out) = cell.msg else {
+        panic!()
+    };
+    assert_eq!(
+        out.body().as_ptr(),
+        base.wrapping_add(514 + 5),
+        "forward: in place"
+    );
+    assert_ne!(out.body(), &[0x66; 509][..], "and decrypted");
+    assert!(r.is_live(circ));
 }
 
 #[test]

@@ -1,21 +1,31 @@
 //! Cell I/O over a byte stream (normally TLS): the runtime half of a channel.
 //!
-//! [`CellReader`] turns a stream's bytes into cells with [`ChannelCodec`], returning each
-//! cell with its exact wire bytes (the link handshake hashes them); [`CellWriter`] encodes
-//! cells into one buffer and flushes it. Both keep their buffers bounded: the reader never
+//! [`CellReader`] turns a stream's bytes into cells with [`ChannelCodec`]: during the link
+//! handshake with each cell's exact wire bytes (which the handshake hashes), afterwards
+//! without them, so that a RELAY body comes out as a uniquely owned, mutable slice of the
+//! read buffer. [`CellWriter`] encodes cells into a queue of chunks and writes them with
+//! vectored writes: a RELAY cell sent by value contributes its 5-byte header to a shared
+//! small-cell buffer and its body as a chunk of its own, so the body is never copied before
+//! the stream (TLS) takes it; small cells are still batched into few writes. Both keep their buffers bounded: the reader never
 //! holds more than one maximal cell plus one read's worth of bytes, because the codec
 //! rejects a variable-length cell longer than its limit as soon as the header arrives.
 //!
 //! No protocol decisions here: which cells are acceptable in which state is the link
 //! handshake's and the circuit code's business.
 
-use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::cell::{CellError, ChanCell, ChannelCodec};
+use crate::cell::{AnyChanMsg, CellError, ChanCell, ChanCmd, ChannelCodec};
 
 /// How many bytes one read asks for.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// How many chunks one vectored write hands over at most.
+const MAX_IOVECS: usize = 512;
 
 /// A failure of cell I/O.
 #[derive(Debug, thiserror::Error)]
@@ -75,21 +85,44 @@ impl<R: AsyncRead + Unpin> CellReader<R> {
         (self.inner, self.buf)
     }
 
-    /// The next cell and its exact wire bytes; `None` at a clean end of stream.
+    /// The next cell and its exact wire bytes; `None` at a clean end of stream. For the
+    /// link handshake: a RELAY body read this way is copied once (use
+    /// [`next_cell`](Self::next_cell) on the data path).
     pub async fn read_cell(&mut self) -> Result<Option<(ChanCell, Bytes)>, CellIoError> {
         loop {
             if let Some(found) = self.codec.decode_raw(&mut self.buf)? {
                 return Ok(Some(found));
             }
-            self.buf.reserve(READ_CHUNK);
-            let n = self.inner.read_buf(&mut self.buf).await?;
-            if n == 0 {
-                return match self.buf.len() {
-                    0 => Ok(None),
-                    left => Err(CellIoError::TruncatedCell(left)),
-                };
+            if !self.fill().await? {
+                return Ok(None);
             }
         }
+    }
+
+    /// The next cell, without its wire bytes; `None` at a clean end of stream. A RELAY or
+    /// RELAY_EARLY body is split off the read buffer without a copy.
+    pub async fn next_cell(&mut self) -> Result<Option<ChanCell>, CellIoError> {
+        loop {
+            if let Some(found) = self.codec.decode(&mut self.buf)? {
+                return Ok(Some(found));
+            }
+            if !self.fill().await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads more bytes; `false` at a clean end of stream.
+    async fn fill(&mut self) -> Result<bool, CellIoError> {
+        self.buf.reserve(READ_CHUNK);
+        let n = self.inner.read_buf(&mut self.buf).await?;
+        if n == 0 {
+            return match self.buf.len() {
+                0 => Ok(false),
+                left => Err(CellIoError::TruncatedCell(left)),
+            };
+        }
+        Ok(true)
     }
 
     /// Bytes buffered but not yet decoded.
@@ -108,7 +141,12 @@ impl<R: AsyncRead + Unpin> CellReader<R> {
 pub struct CellWriter<W> {
     inner: W,
     codec: ChannelCodec,
+    /// Chunks ready to write, in order (before `buf`).
+    chunks: VecDeque<Bytes>,
+    /// Small encoded cells and headers not yet turned into a chunk.
     buf: BytesMut,
+    /// Bytes in `chunks`.
+    chunked: usize,
 }
 
 impl<W: AsyncWrite + Unpin> CellWriter<W> {
@@ -117,7 +155,9 @@ impl<W: AsyncWrite + Unpin> CellWriter<W> {
         CellWriter {
             inner,
             codec,
+            chunks: VecDeque::new(),
             buf: BytesMut::new(),
+            chunked: 0,
         }
     }
 
@@ -126,11 +166,53 @@ impl<W: AsyncWrite + Unpin> CellWriter<W> {
         &mut self.codec
     }
 
-    /// Encodes a cell into the output buffer (not yet written) and returns its exact bytes.
+    /// Encodes a cell into the output queue (not yet written) and returns its exact bytes
+    /// (a copy: for the link handshake; the data path uses [`send`](Self::send)).
     pub fn queue(&mut self, cell: &ChanCell) -> Result<Bytes, CellIoError> {
         let start = self.buf.len();
         self.codec.encode(cell, &mut self.buf)?;
         Ok(Bytes::copy_from_slice(&self.buf[start..]))
+    }
+
+    /// Queues a cell (not yet written). A RELAY or RELAY_EARLY body is queued as its own
+    /// chunk, without being copied; other cells are encoded into the small-cell buffer.
+    pub fn send(&mut self, cell: ChanCell) -> Result<(), CellIoError> {
+        let (cmd, relay) = match cell.msg {
+            AnyChanMsg::Relay(r) => (ChanCmd::RELAY, r),
+            AnyChanMsg::RelayEarly(r) => (ChanCmd::RELAY_EARLY, r.0),
+            msg => {
+                let cell = ChanCell {
+                    circ_id: cell.circ_id,
+                    msg,
+                };
+                self.codec.encode(&cell, &mut self.buf)?;
+                return Ok(());
+            }
+        };
+        if self.codec.link_version().is_none() || !cmd.accepts_circ_id(cell.circ_id) {
+            // Let the codec refuse it with its usual error.
+            let msg = if cmd == ChanCmd::RELAY {
+                AnyChanMsg::Relay(relay)
+            } else {
+                AnyChanMsg::RelayEarly(crate::cell::RelayEarly(relay))
+            };
+            self.codec.encode(
+                &ChanCell {
+                    circ_id: cell.circ_id,
+                    msg,
+                },
+                &mut self.buf,
+            )?;
+            return Ok(());
+        }
+        // The header: 4-byte circuit id and command; the body is exactly 509 bytes.
+        self.buf.extend_from_slice(&cell.circ_id.0.to_be_bytes());
+        self.buf.extend_from_slice(&[cmd.0]);
+        self.seal_buf();
+        let body = relay.into_body();
+        self.chunked += body.len();
+        self.chunks.push_back(body);
+        Ok(())
     }
 
     /// Queues bytes that are already encoded (the pre-negotiation VERSIONS cell).
@@ -140,17 +222,54 @@ impl<W: AsyncWrite + Unpin> CellWriter<W> {
 
     /// Bytes queued and not yet written.
     pub fn pending(&self) -> usize {
-        self.buf.len()
+        self.chunked + self.buf.len()
+    }
+
+    /// Moves the small-cell buffer to the chunk queue.
+    fn seal_buf(&mut self) {
+        if !self.buf.is_empty() {
+            let b = self.buf.split().freeze();
+            self.chunked += b.len();
+            self.chunks.push_back(b);
+        }
     }
 
     /// Writes everything queued and flushes the stream.
     pub async fn flush(&mut self) -> Result<(), CellIoError> {
-        if !self.buf.is_empty() {
-            self.inner.write_all(&self.buf).await?;
-            self.buf.clear();
+        self.seal_buf();
+        while !self.chunks.is_empty() {
+            let n = {
+                let mut iov = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut k = 0;
+                for (slot, c) in iov.iter_mut().zip(self.chunks.iter()) {
+                    *slot = IoSlice::new(c);
+                    k += 1;
+                }
+                self.inner.write_vectored(&iov[..k]).await?
+            };
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into());
+            }
+            self.consume(n);
         }
         self.inner.flush().await?;
         Ok(())
+    }
+
+    /// Drops `n` written bytes from the front of the chunk queue.
+    fn consume(&mut self, mut n: usize) {
+        self.chunked = self.chunked.saturating_sub(n);
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            if n < front.len() {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
     }
 
     /// Flushes and shuts down the write side.
@@ -199,6 +318,122 @@ mod tests {
         let (third, _) = r.read_cell().await.unwrap().unwrap();
         assert_eq!(third.circ_id, CircId(0x8000_0001));
         assert!(r.read_cell().await.unwrap().is_none());
+        writer.await.unwrap();
+    }
+
+    /// A sink that records where each written slice starts and how long it is.
+    #[derive(Default)]
+    struct Recorder {
+        slices: Vec<(usize, usize)>,
+        bytes: Vec<u8>,
+        writes: usize,
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+        }
+        fn poll_write_vectored(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let me = &mut *self;
+            me.writes += 1;
+            let mut n = 0;
+            for b in bufs {
+                me.slices.push((b.as_ptr() as usize, b.len()));
+                me.bytes.extend_from_slice(b);
+                n += b.len();
+            }
+            std::task::Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn relay_bodies_reach_the_write_call_uncopied() {
+        use crate::cell::{Padding, Relay, RelayEarly};
+        let codec = ChannelCodec::new(Some(5)).unwrap();
+        // Two relay cells decoded from one read buffer, as a relay forwards them.
+        let mut wire = BytesMut::new();
+        let a = ChanCell::new(CircId(0x8000_0001), Relay::from_array([1; 509]));
+        let b = ChanCell::new(CircId(7), RelayEarly(Relay::from_array([2; 509])));
+        codec.encode(&a, &mut wire).unwrap();
+        codec.encode(&b, &mut wire).unwrap();
+        let base = wire.as_ptr() as usize;
+        let a2 = codec.decode(&mut wire).unwrap().unwrap();
+        let b2 = codec.decode(&mut wire).unwrap().unwrap();
+        let mut w = CellWriter::new(Recorder::default(), codec.clone());
+        w.send(ChanCell::channel(Padding)).unwrap();
+        w.send(a2).unwrap();
+        w.send(b2).unwrap();
+        w.send(ChanCell::channel(Padding)).unwrap();
+        assert_eq!(w.pending(), 4 * 514);
+        w.flush().await.unwrap();
+        assert_eq!(w.pending(), 0);
+        let rec = &w.inner;
+        // One write call for the whole batch; both bodies handed over where they were read.
+        assert_eq!(rec.writes, 1);
+        assert!(rec.slices.contains(&(base + 5, 509)));
+        assert!(rec.slices.contains(&(base + 514 + 5, 509)));
+        // The bytes are the usual encoding.
+        let mut expect = BytesMut::new();
+        for c in [
+            &ChanCell::channel(Padding),
+            &a,
+            &b,
+            &ChanCell::channel(Padding),
+        ] {
+            codec.encode(c, &mut expect).unwrap();
+        }
+        assert_eq!(rec.bytes, expect.to_vec());
+    }
+
+    #[tokio::test]
+    async fn partial_vectored_writes_resume() {
+        // A duplex with a tiny buffer accepts a few bytes per write.
+        let (a, b) = tokio::io::duplex(7);
+        let codec = ChannelCodec::new(Some(5)).unwrap();
+        let mut w = CellWriter::new(a, codec.clone());
+        let mut r = CellReader::new(b, codec);
+        let cells: Vec<ChanCell> = (1..=3u8)
+            .map(|i| {
+                ChanCell::new(
+                    CircId(u32::from(i)),
+                    crate::cell::Relay::from_array([i; 509]),
+                )
+            })
+            .collect();
+        let sent = cells.clone();
+        let writer = tokio::spawn(async move {
+            for c in sent {
+                w.send(c).unwrap();
+            }
+            w.shutdown().await.unwrap();
+        });
+        for c in &cells {
+            assert_eq!(&r.next_cell().await.unwrap().unwrap(), c);
+        }
+        assert!(r.next_cell().await.unwrap().is_none());
         writer.await.unwrap();
     }
 

@@ -246,11 +246,11 @@ async fn read_task<R: AsyncRead + Unpin>(mut reader: CellReader<R>, shared: Arc<
     let mut dead = shared.dead.subscribe();
     loop {
         let got = tokio::select! {
-            got = reader.read_cell() => got,
+            got = reader.next_cell() => got,
             _ = dead.wait_for(|d| *d) => break,
         };
         let cell = match got {
-            Ok(Some((cell, _raw))) => cell,
+            Ok(Some(cell)) => cell,
             Ok(None) => {
                 tracing::debug!("channel closed by the relay");
                 break;
@@ -292,12 +292,12 @@ async fn write_task<W: AsyncWrite + Unpin>(
             _ = dead.wait_for(|d| *d) => None,
         };
         let Some(first) = first else { break };
-        let mut res = writer.queue(&first).map(|_| ());
+        let mut res = writer.send(first);
         let mut n = 1;
         while res.is_ok() && n < WRITE_BATCH {
             match rx.try_recv() {
                 Ok(c) => {
-                    res = writer.queue(&c).map(|_| ());
+                    res = writer.send(c);
                     n += 1;
                 }
                 Err(_) => break,

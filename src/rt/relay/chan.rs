@@ -158,7 +158,7 @@ async fn run_channel<S>(
         'outer: while let Some(cell) = rx.recv().await {
             let mut next = Some(cell);
             while let Some(c) = next.take() {
-                if let Err(e) = writer.queue(&c) {
+                if let Err(e) = writer.send(c) {
                     why = e.to_string();
                     break 'outer;
                 }
@@ -182,8 +182,8 @@ async fn run_channel<S>(
     }));
     let why = loop {
         tokio::select! {
-            r = reader.read_cell() => match r {
-                Ok(Some((cell, _))) => {
+            r = reader.next_cell() => match r {
+                Ok(Some(cell)) => {
                     if events.send(Event::Cell { id, cell }).await.is_err() {
                         return;
                     }
