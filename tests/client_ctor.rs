@@ -20,9 +20,9 @@
 
 mod common;
 
-use common::link::Link;
+use common::link::{echo_bulk, echo_server, end_and_check, Link};
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::ctor::{CTorOptions, CTorRelay};
@@ -34,44 +34,9 @@ use oniongate::crypto::ll::X25519Public;
 use oniongate::ids::{Ed25519Identity, RsaIdentity};
 use oniongate::relaycell::{BeginFlags, EndReason};
 use rand::rngs::StdRng;
-use rand::{RngCore, SeedableRng};
-use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use rand::SeedableRng;
 
 /// A client channel to a C tor relay: TLS, VERSIONS, NETINFO, then cells.
-/// Driving an `OriginCircuit` over a test channel.
-trait CircDriver {
-    /// Sends every cell the circuit has queued, in one write.
-    async fn flush_circ(&mut self, circ: &mut OriginCircuit);
-    /// Flushes, then feeds cells to the circuit until it reports an event.
-    async fn next_event(&mut self, circ: &mut OriginCircuit, rng: &mut StdRng) -> CircEvent;
-}
-
-impl CircDriver for Link {
-    async fn flush_circ(&mut self, circ: &mut OriginCircuit) {
-        let mut any = false;
-        while let Some(cell) = circ.poll_cell() {
-            self.queue(&cell);
-            any = true;
-        }
-        if any {
-            self.flush().await;
-        }
-    }
-
-    async fn next_event(&mut self, circ: &mut OriginCircuit, rng: &mut StdRng) -> CircEvent {
-        loop {
-            self.flush_circ(circ).await;
-            if let Some(e) = circ.poll_event() {
-                return e;
-            }
-            let cell = self.recv().await;
-            circ.handle_cell(cell, rng);
-        }
-    }
-}
-
 fn target(relay: &CTorRelay, handshake: HandshakeKind) -> HopTarget {
     HopTarget {
         addrs: vec![relay.or_addr],
@@ -80,25 +45,6 @@ fn target(relay: &CTorRelay, handshake: HandshakeKind) -> HopTarget {
         ntor_key: X25519Public::from(relay.ntor_key),
         handshake,
     }
-}
-
-/// A TCP echo server; each connection reports the bytes it echoed when the client closes it.
-async fn echo_server() -> (SocketAddr, mpsc::UnboundedReceiver<u64>) {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            let (mut sock, _) = listener.accept().await.unwrap();
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let (mut r, mut w) = sock.split();
-                let n = tokio::io::copy(&mut r, &mut w).await.unwrap_or(0);
-                let _ = tx.send(n);
-            });
-        }
-    });
-    (addr, rx)
 }
 
 /// Builds a circuit through `relays` with the given first-hop mode and per-hop handshakes.
@@ -163,69 +109,6 @@ async fn connect(
         }
     }
     panic!("the exit never accepted a stream");
-}
-
-/// Writes `len` pseudo-random bytes and reads the echo back concurrently, within the
-/// windows; checks the SHA-256 of both directions.
-async fn echo_bulk(
-    link: &mut Link,
-    circ: &mut OriginCircuit,
-    stream: u16,
-    len: usize,
-    rng: &mut StdRng,
-) {
-    let mut data = vec![0u8; len];
-    StdRng::seed_from_u64(len as u64).fill_bytes(&mut data);
-    let sent_digest = Sha256::digest(&data);
-    let mut received = Sha256::new();
-    let (mut sent, mut got) = (0usize, 0usize);
-    while got < len {
-        if sent < len && circ.can_write(stream) {
-            // Hand over up to 64 KiB at a time, as a runtime reading a socket would.
-            let end = (sent + 65536).min(len);
-            sent += circ.write(stream, &data[sent..end], rng).unwrap();
-            link.flush_circ(circ).await;
-            continue;
-        }
-        link.flush_circ(circ).await;
-        let cell = link.recv().await;
-        circ.handle_cell(cell, rng);
-        while let Some(e) = circ.poll_event() {
-            match e {
-                CircEvent::Data { stream: s, data } => {
-                    assert_eq!(s, stream);
-                    got += data.len();
-                    received.update(&data);
-                }
-                CircEvent::Writable { stream: s } => assert_eq!(s, stream),
-                other => panic!("unexpected event during transfer: {other:?}"),
-            }
-        }
-        let (pkg, dlv) = circ.hop_windows(2).unwrap();
-        assert!(pkg <= 1000 && dlv <= 1000 && dlv > 0);
-    }
-    assert_eq!(got, len);
-    assert_eq!(received.finalize(), sent_digest, "echoed bytes match");
-}
-
-/// Ends `stream` and checks that the echo server saw the connection close after `n` bytes.
-async fn end_and_check(
-    link: &mut Link,
-    circ: &mut OriginCircuit,
-    stream: u16,
-    closed: &mut mpsc::UnboundedReceiver<u64>,
-    n: u64,
-    rng: &mut StdRng,
-) {
-    circ.end(stream, rng).unwrap();
-    link.flush_circ(circ).await;
-    let echoed = tokio::time::timeout(Duration::from_secs(20), closed.recv())
-        .await
-        .expect("the exit closes the TCP connection after our END")
-        .unwrap();
-    assert_eq!(echoed, n);
-    assert!(!circ.can_write(stream));
-    assert!(circ.write(stream, b"x", rng).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

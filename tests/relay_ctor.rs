@@ -37,7 +37,7 @@ async fn ours_c_tor_ours() {
     let hops = [Hop::ours(&r1), ctor_hop(&cmid), Hop::ours(&r3)];
     let (echo, mut closed) = echo_server().await;
     let mut rng = StdRng::from_entropy();
-    let mut link = Link::open(&hops[0]).await;
+    let mut link = open_link(&hops[0]).await;
     for (i, kinds) in [[Ntor, Ntor, Ntor], [NtorV3, NtorV3, NtorV3]]
         .iter()
         .enumerate()
@@ -78,7 +78,7 @@ async fn c_tor_ours_c_tor() {
     let hops = [ctor_hop(&cguard), Hop::ours(&r2), ctor_hop(&cexit)];
     let (echo, mut closed) = echo_server().await;
     let mut rng = StdRng::from_entropy();
-    let mut link = Link::open(&hops[0]).await;
+    let mut link = open_link(&hops[0]).await;
     for (i, kinds) in [[Ntor, Ntor, Ntor], [NtorV3, NtorV3, NtorV3]]
         .iter()
         .enumerate()

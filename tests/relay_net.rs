@@ -50,7 +50,7 @@ async fn three_hop_circuits_and_ten_mib_each_way() {
     let hops = [Hop::ours(&r1), Hop::ours(&r2), Hop::ours(&r3)];
     let (echo, mut closed) = echo_server().await;
     let mut rng = StdRng::from_entropy();
-    let mut link = Link::open(&hops[0]).await;
+    let mut link = open_link(&hops[0]).await;
     let cases: [(&[HandshakeKind; 3], usize); 3] = [
         (&[Ntor, Ntor, Ntor], 10 << 20),
         (&[NtorV3, NtorV3, NtorV3], 10 << 20),
@@ -80,7 +80,7 @@ async fn destroy_from_the_middle_tears_down_both_ends() {
     let hops = [Hop::ours(&r1), Hop::ours(&r2), Hop::ours(&r3)];
     let (echo, mut closed) = echo_server().await;
     let mut rng = StdRng::from_entropy();
-    let mut link = Link::open(&hops[0]).await;
+    let mut link = open_link(&hops[0]).await;
     let mut circ = build(
         &mut link,
         CircId(0x8000_0001),
@@ -130,7 +130,7 @@ async fn garbage_peer_and_create2_flood_do_not_stop_other_channels() {
     assert!(matches!(n, Ok(_) | Err(_)));
 
     // A CREATE2 flood (garbage ntor onion skins) on one channel.
-    let mut flood = Link::open(&hops[0]).await;
+    let mut flood = open_link(&hops[0]).await;
     for i in 0..5000u32 {
         let cell = ChanCell::new(
             CircId(0x8000_0000 | (i + 1)),
@@ -145,7 +145,7 @@ async fn garbage_peer_and_create2_flood_do_not_stop_other_channels() {
 
     // Meanwhile a second channel builds a circuit and moves data.
     let (echo, mut closed) = echo_server().await;
-    let mut link = Link::open(&hops[0]).await;
+    let mut link = open_link(&hops[0]).await;
     let mut circ = build(
         &mut link,
         CircId(0x8000_0001),
@@ -189,7 +189,7 @@ async fn a_peer_that_does_not_read_is_cut_off() {
     // CREATE_FAST after CREATE_FAST, never reading: each one is answered (CREATED_FAST, then
     // DESTROY once over the per-channel cap), until the TCP buffers and then the bounded
     // queue are full and the relay closes the channel.
-    let mut slow = Link::open(&hop).await;
+    let mut slow = open_link(&hop).await;
     wait_for(&r1, "the channel is registered", |s| s.channels == 1).await;
     let writer = tokio::spawn(async move {
         for i in 1..=200_000u32 {
@@ -207,7 +207,7 @@ async fn a_peer_that_does_not_read_is_cut_off() {
     .await;
     // A new channel works.
     let mut rng = StdRng::from_entropy();
-    let mut link = Link::open(&hop).await;
+    let mut link = open_link(&hop).await;
     let mut circ = oniongate::client::OriginCircuit::create(
         CircId(0x8000_0001),
         &hop.target(Ntor),
@@ -234,7 +234,7 @@ async fn concurrent_circuits_share_relay_channels() {
             let hops = hops.clone();
             tokio::spawn(async move {
                 let mut rng = StdRng::from_entropy();
-                let mut link = Link::open(&hops[0]).await;
+                let mut link = open_link(&hops[0]).await;
                 let kinds = if i % 2 == 0 {
                     [Ntor, Ntor, Ntor]
                 } else {
@@ -292,7 +292,7 @@ async fn keys_rotate_while_running() {
     let r = start_relay_with(&dir, "rot", opts).await;
     let hop = Hop::ours(&r);
     let old_key = r.ntor_onion_key();
-    let mut before = Link::open(&hop).await;
+    let mut before = open_link(&hop).await;
     assert!(matches!(
         one_hop(&mut before, 1, &hop, old_key).await,
         CircEvent::HopAdded { hops: 1 }
@@ -309,7 +309,7 @@ async fn keys_rotate_while_running() {
     let new_key = r.current_ntor_onion_key();
     // A channel opened after the rotation (new TLS certificate and link certs) works, with
     // the new onion key and, during the grace period, the previous one.
-    let mut after = Link::open(&hop).await;
+    let mut after = open_link(&hop).await;
     assert!(matches!(
         one_hop(&mut after, 1, &hop, new_key).await,
         CircEvent::HopAdded { hops: 1 }
