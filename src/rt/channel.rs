@@ -201,6 +201,33 @@ where
     }
 }
 
+/// Runs the initiator's link handshake over an already established TLS stream (for callers
+/// that make their own TLS connection; [`connect`] does TCP and TLS too).
+pub async fn initiate<S>(
+    stream: S,
+    cfg: InitiatorConfig,
+    peer_addr: SocketAddr,
+) -> Result<OpenChannel<S>, ChannelOpenError>
+where
+    S: AsyncRead + AsyncWrite + TlsConnection + Unpin,
+{
+    let (state, first) = LinkInitiator::start(cfg)?;
+    drive(stream, state, first, peer_addr).await
+}
+
+/// Runs the responder's link handshake over an already accepted TLS stream (for callers
+/// that do their own TLS accept; [`accept`] does it too).
+pub async fn respond<S>(
+    stream: S,
+    cfg: ResponderConfig,
+    peer_addr: SocketAddr,
+) -> Result<OpenChannel<S>, ChannelOpenError>
+where
+    S: AsyncRead + AsyncWrite + TlsConnection + Unpin,
+{
+    drive(stream, LinkResponder::new(cfg), Vec::new(), peer_addr).await
+}
+
 /// Connects to a relay at `addr` and runs the initiator's handshake.
 pub async fn connect(
     addr: SocketAddr,
@@ -215,8 +242,7 @@ pub async fn connect(
         let stream = connector
             .connect(tls::random_server_name(&mut rng)?, tcp)
             .await?;
-        let (state, first) = LinkInitiator::start(cfg)?;
-        drive(stream, state, first, addr).await
+        initiate(stream, cfg, addr).await
     };
     tokio::time::timeout(timeout, work)
         .await
@@ -236,7 +262,7 @@ pub async fn accept(
         let stream = tokio_rustls::TlsAcceptor::from(acceptor)
             .accept(tcp)
             .await?;
-        drive(stream, LinkResponder::new(cfg), Vec::new(), peer_addr).await
+        respond(stream, cfg, peer_addr).await
     };
     tokio::time::timeout(timeout, work)
         .await

@@ -1,52 +1,19 @@
 #![allow(dead_code)] // Each test file uses a different part.
 
-//! A small tokio driver that runs our link-handshake state machines over a TLS stream, for
-//! the interop tests (the real channel task belongs to the runtime).
+//! Runs our link-handshake state machines over a TLS stream the test made itself, through
+//! the runtime's own driver (`rt::channel::{initiate, respond}`), and gives the test a
+//! cell-level handle afterwards.
 
-use std::time::{Duration, SystemTime};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use bytes::BytesMut;
-use oniongate::cell::{ChanCell, ChannelCodec};
-use oniongate::channel::{
-    ChannelReady, HandshakeError, InitiatorConfig, LinkInitiator, LinkResponder, OutCell, Progress,
-    ResponderConfig, TlsFacts,
-};
-use oniongate::rt::tls;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use oniongate::cell::{AnyChanMsg, ChanCell};
+use oniongate::channel::{ChannelReady, HandshakeError, InitiatorConfig, ResponderConfig};
+use oniongate::rt::cellio::{CellReader, CellWriter};
+use oniongate::rt::channel::{initiate, respond, ChannelOpenError, TlsConnection};
+use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
-/// The TLS facts of a rustls connection.
-pub struct Facts<'a, D>(pub &'a rustls::ConnectionCommon<D>);
-
-impl<D> TlsFacts for Facts<'_, D> {
-    fn peer_certificate(&self) -> Option<Vec<u8>> {
-        tls::peer_cert_der(self.0).ok()
-    }
-    fn export_auth0003(&self, context: &[u8; 32]) -> Option<[u8; 32]> {
-        tls::auth0003_exporter(self.0, context).ok()
-    }
-}
-
-/// A TLS stream whose connection state we can read.
-pub trait TlsIo: AsyncRead + AsyncWrite + Unpin {
-    /// Runs `f` with this stream's TLS facts.
-    fn with_facts<T>(&self, f: impl FnOnce(&dyn TlsFacts) -> T) -> T;
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin> TlsIo for tokio_rustls::client::TlsStream<IO> {
-    fn with_facts<T>(&self, f: impl FnOnce(&dyn TlsFacts) -> T) -> T {
-        f(&Facts(self.get_ref().1))
-    }
-}
-
-impl<IO: AsyncRead + AsyncWrite + Unpin> TlsIo for tokio_rustls::server::TlsStream<IO> {
-    fn with_facts<T>(&self, f: impl FnOnce(&dyn TlsFacts) -> T) -> T {
-        f(&Facts(self.get_ref().1))
-    }
-}
-
-/// Why a driven handshake stopped.
+/// Why a driven handshake or a later cell exchange stopped.
 #[derive(Debug)]
 pub enum DriveError {
     /// The state machine refused something.
@@ -55,147 +22,87 @@ pub enum DriveError {
     Io(String),
 }
 
-/// A channel after the handshake: the stream, its codec and unread bytes.
-pub struct Link<S> {
-    /// The TLS stream.
-    pub io: S,
-    /// The codec at the negotiated version.
-    pub codec: ChannelCodec,
-    /// Bytes read but not decoded yet.
-    pub buf: BytesMut,
+impl From<ChannelOpenError> for DriveError {
+    fn from(e: ChannelOpenError) -> Self {
+        match e {
+            ChannelOpenError::Handshake(h) => DriveError::Handshake(h),
+            other => DriveError::Io(other.to_string()),
+        }
+    }
 }
 
-impl<S: TlsIo> Link<S> {
+/// A channel after the handshake.
+pub struct Link<S> {
+    reader: CellReader<ReadHalf<S>>,
+    writer: CellWriter<WriteHalf<S>>,
+}
+
+impl<S: AsyncRead + AsyncWrite> Link<S> {
     /// Sends one cell.
     pub async fn send(&mut self, cell: ChanCell) -> Result<(), DriveError> {
-        let bytes = self
-            .codec
-            .encode_to_vec(&cell)
+        self.writer
+            .queue(&cell)
             .map_err(|e| DriveError::Io(e.to_string()))?;
-        self.io
-            .write_all(&bytes)
-            .await
-            .map_err(|e| DriveError::Io(e.to_string()))?;
-        self.io
+        self.writer
             .flush()
             .await
             .map_err(|e| DriveError::Io(e.to_string()))
     }
 
-    /// The next cell and its bytes (20 s timeout).
-    pub async fn recv_raw(&mut self) -> Result<(ChanCell, Vec<u8>), DriveError> {
+    /// The next cell that is not padding (20 s timeout; a close is an error).
+    pub async fn recv(&mut self) -> Result<ChanCell, DriveError> {
         loop {
-            match self.codec.decode_raw(&mut self.buf) {
-                Ok(Some((c, raw))) => return Ok((c, raw.to_vec())),
-                Ok(None) => {}
-                Err(e) => return Err(DriveError::Io(format!("codec: {e}"))),
-            }
-            let mut chunk = [0u8; 8192];
-            let n = tokio::time::timeout(Duration::from_secs(20), self.io.read(&mut chunk))
+            let next = tokio::time::timeout(Duration::from_secs(20), self.reader.read_cell())
                 .await
                 .map_err(|_| DriveError::Io("timed out".into()))?
                 .map_err(|e| DriveError::Io(e.to_string()))?;
-            if n == 0 {
-                return Err(DriveError::Io("peer closed the connection".into()));
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    /// The next cell that is not padding.
-    pub async fn recv(&mut self) -> Result<ChanCell, DriveError> {
-        loop {
-            let (c, _) = self.recv_raw().await?;
-            use oniongate::cell::AnyChanMsg;
-            if !matches!(c.msg, AnyChanMsg::Padding(_) | AnyChanMsg::Vpadding(_)) {
-                return Ok(c);
+            let (cell, _) =
+                next.ok_or_else(|| DriveError::Io("peer closed the connection".into()))?;
+            if !matches!(cell.msg, AnyChanMsg::Padding(_) | AnyChanMsg::Vpadding(_)) {
+                return Ok(cell);
             }
         }
     }
+}
 
-    async fn write_cells(&mut self, cells: &[OutCell]) -> Result<(), DriveError> {
-        for c in cells {
-            self.io
-                .write_all(&c.bytes)
-                .await
-                .map_err(|e| DriveError::Io(e.to_string()))?;
-        }
-        self.io
-            .flush()
-            .await
-            .map_err(|e| DriveError::Io(e.to_string()))
-    }
+/// The driver does not know the peer's socket address (the state machines take theirs
+/// from their configs); `OpenChannel` records this placeholder.
+fn unknown_peer() -> SocketAddr {
+    SocketAddr::from(([0, 0, 0, 0], 0))
 }
 
 /// Runs our initiator over `io` until the handshake is over.
-pub async fn run_initiator<S: TlsIo>(
+pub async fn run_initiator<S>(
     io: S,
     cfg: InitiatorConfig,
-) -> Result<(ChannelReady, Link<S>), DriveError> {
-    let mut rng = StdRng::from_entropy();
-    let mut link = Link {
-        io,
-        codec: ChannelCodec::unnegotiated(),
-        buf: BytesMut::new(),
-    };
-    let (mut st, first) = LinkInitiator::start(cfg).map_err(DriveError::Handshake)?;
-    link.write_cells(&first).await?;
-    loop {
-        let (cell, raw) = link.recv_raw().await?;
-        let p = link
-            .io
-            .with_facts(|f| st.handle(cell, &raw, f, SystemTime::now(), &mut rng))
-            .map_err(DriveError::Handshake)?;
-        match p {
-            Progress::Continue { state, send } => {
-                if let Some(v) = state.link_version() {
-                    link.codec
-                        .set_link_version(v)
-                        .map_err(|e| DriveError::Io(e.to_string()))?;
-                }
-                link.write_cells(&send).await?;
-                st = state;
-            }
-            Progress::Ready { ready, send } => {
-                link.write_cells(&send).await?;
-                return Ok((ready, link));
-            }
-        }
-    }
+) -> Result<(ChannelReady, Link<S>), DriveError>
+where
+    S: AsyncRead + AsyncWrite + TlsConnection + Unpin,
+{
+    let ch = initiate(io, cfg, unknown_peer()).await?;
+    Ok((
+        ch.ready,
+        Link {
+            reader: ch.reader,
+            writer: ch.writer,
+        },
+    ))
 }
 
 /// Runs our responder over `io` until the handshake is over.
-pub async fn run_responder<S: TlsIo>(
+pub async fn run_responder<S>(
     io: S,
     cfg: ResponderConfig,
-) -> Result<(ChannelReady, Link<S>), DriveError> {
-    let mut rng = StdRng::from_entropy();
-    let mut link = Link {
-        io,
-        codec: ChannelCodec::unnegotiated(),
-        buf: BytesMut::new(),
-    };
-    let mut st = LinkResponder::new(cfg);
-    loop {
-        let (cell, raw) = link.recv_raw().await?;
-        let p = link
-            .io
-            .with_facts(|f| st.handle(cell, &raw, f, SystemTime::now(), &mut rng))
-            .map_err(DriveError::Handshake)?;
-        match p {
-            Progress::Continue { state, send } => {
-                if let Some(v) = state.link_version() {
-                    link.codec
-                        .set_link_version(v)
-                        .map_err(|e| DriveError::Io(e.to_string()))?;
-                }
-                link.write_cells(&send).await?;
-                st = state;
-            }
-            Progress::Ready { ready, send } => {
-                link.write_cells(&send).await?;
-                return Ok((ready, link));
-            }
-        }
-    }
+) -> Result<(ChannelReady, Link<S>), DriveError>
+where
+    S: AsyncRead + AsyncWrite + TlsConnection + Unpin,
+{
+    let ch = respond(io, cfg, unknown_peer()).await?;
+    Ok((
+        ch.ready,
+        Link {
+            reader: ch.reader,
+            writer: ch.writer,
+        },
+    ))
 }
