@@ -36,9 +36,13 @@
 //! circuit padding.
 
 mod circuit;
+pub mod dirmgr;
 mod error;
 mod event;
+pub mod guards;
 mod handshake;
+pub mod netdir;
+pub mod path;
 mod stream;
 
 #[cfg(test)]

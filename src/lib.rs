@@ -28,12 +28,15 @@ pub mod circuit;
 pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod dir;
+pub mod dirauth;
 pub mod hs;
 pub mod ids;
 pub mod keys;
 pub mod linkspec;
 pub mod relaycell;
 pub mod safelog;
+pub mod socks;
 pub mod wire;
 
 #[cfg(feature = "rt")]

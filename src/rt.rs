@@ -14,13 +14,22 @@ use std::future::Future;
 
 pub mod cellio;
 pub mod channel;
+pub mod circmgr;
 pub mod client;
 mod daemon;
+pub mod dirauth;
+pub mod dircache;
+pub mod dirclient;
+pub mod dirserve;
 pub mod keystore;
 mod log;
+pub mod publish;
 pub mod relay;
 pub mod relay_keys;
+pub mod socks;
+pub mod testnet;
 pub mod tls;
+pub mod tor_client;
 
 pub use daemon::{args, daemon_main, DaemonError};
 pub use log::{format_timestamp, init_logging, tor_level_name};
