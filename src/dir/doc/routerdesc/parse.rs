@@ -172,6 +172,11 @@ pub(super) fn parse(text: &str, now: u64) -> Result<RouterDescriptor, DocError> 
             text.len()
         )));
     }
+    // Blank lines after the signature are dropped, as Arti does (some relays serve them).
+    let text = match text.trim_end_matches('\n').len() {
+        n if n < text.len() => text.get(..n + 1).unwrap_or(text),
+        _ => text,
+    };
     let items = tokenize(text)?;
     check_structure(text, &items)?;
     let now_t = SystemTime::UNIX_EPOCH + Duration::from_secs(now);
