@@ -262,7 +262,8 @@ pub fn parse_request(buf: &[u8], max_body: usize) -> Result<Option<(Request, usi
     let lines = header_lines(buf.get(..hlen - 4).unwrap_or_default())?;
     let start = lines.first().copied().unwrap_or_default();
     let mut parts = start.split_ascii_whitespace();
-    let (Some(m), Some(url), Some(ver), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(m), Some(url), Some(ver), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(HttpError::BadStartLine(truncate(start)));
     };

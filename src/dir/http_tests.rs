@@ -5,7 +5,8 @@ use proptest::prelude::*;
 
 /// What C tor's `directory_send_command` sends for a microdescriptor consensus fetch
 /// (dirclient.c; authority prefixes as `directory_get_consensus_url` makes them).
-const CTOR_GET: &[u8] = b"GET /tor/status-vote/current/consensus-microdesc/0232AF+14C131.z HTTP/1.0\r\n\
+const CTOR_GET: &[u8] =
+    b"GET /tor/status-vote/current/consensus-microdesc/0232AF+14C131.z HTTP/1.0\r\n\
 Host: 127.0.0.1:7000\r\n\
 Accept-Encoding: deflate, gzip, identity, x-zstd, x-tor-lzma\r\n\
 If-Modified-Since: Sat, 21 Nov 2026 11:00:00 GMT\r\n\r\n";
@@ -130,7 +131,10 @@ fn short_responses_and_reasons() {
     assert!(parse_response(b"HTTP/2 200 OK\r\n\r\n", 0).is_err());
     assert!(parse_response(b"HTTP/1.0 99 X\r\n\r\n", 0).is_err());
     assert!(matches!(
-        parse_response(b"HTTP/1.0 200 OK\r\nContent-Encoding: x-zstd\r\n\r\nabc", 10),
+        parse_response(
+            b"HTTP/1.0 200 OK\r\nContent-Encoding: x-zstd\r\n\r\nabc",
+            10
+        ),
         Err(HttpError::UnsupportedEncoding(_))
     ));
 }
@@ -150,20 +154,32 @@ fn zip_bombs_are_cut_off() {
         Err(HttpError::BodyTooLarge(100_000))
     );
     assert_eq!(inflate(&bomb, 1 << 20).unwrap().len(), 1 << 20);
-    assert_eq!(inflate(&bomb, (1 << 20) - 1), Err(HttpError::BodyTooLarge((1 << 20) - 1)));
+    assert_eq!(
+        inflate(&bomb, (1 << 20) - 1),
+        Err(HttpError::BodyTooLarge((1 << 20) - 1))
+    );
     // Raw bodies are capped too.
     let r = Response::short(200, "OK");
     let mut bytes = r.to_bytes();
     bytes.extend_from_slice(&[b'a'; 11]);
     assert_eq!(parse_response(&bytes, 10), Err(HttpError::BodyTooLarge(10)));
-    assert_eq!(inflate(b"\x78\x9cgarbage", 10), Err(HttpError::Decompress("deflate")));
+    assert_eq!(
+        inflate(b"\x78\x9cgarbage", 10),
+        Err(HttpError::Decompress("deflate"))
+    );
 }
 
 #[test]
 fn http_times() {
     assert_eq!(format_http_time(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-    assert_eq!(format_http_time(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-    assert_eq!(parse_http_time("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+    assert_eq!(
+        format_http_time(784_111_777),
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+    assert_eq!(
+        parse_http_time("Sun, 06 Nov 1994 08:49:37 GMT"),
+        Some(784_111_777)
+    );
     assert_eq!(parse_http_time("Sun, 06 Nov 1994 08:49:37"), None);
     assert_eq!(parse_http_time("Sun, 36 Nov 1994 08:49:37 GMT"), None);
 }
