@@ -22,7 +22,7 @@ pub fn parse_get(path: &str, headers: &[(String, String)]) -> Result<DirRequest,
     let url = tor_url(path);
     let url = url
         .strip_suffix(".z")
-        .filter(|u| u.len() > 0)
+        .filter(|u| !u.is_empty())
         .unwrap_or(&url);
     if url == "/tor/" {
         return Ok(DirRequest::Frontpage);
@@ -150,7 +150,7 @@ fn split_base64_256(list: &str) -> Vec<[u8; 32]> {
     let mut out: Vec<[u8; 32]> = list
         .split('-')
         .filter(|b| b.len() == 43)
-        .filter_map(|b| crate::dir::doc::token::b64_decode(b))
+        .filter_map(crate::dir::doc::token::b64_decode)
         .filter_map(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
         .collect();
     out.sort_unstable();
@@ -171,7 +171,7 @@ fn split_pairs(list: &str) -> Vec<(RsaIdentity, RsaIdentity)> {
             }
         })
         .collect();
-    out.sort_unstable_by(|x, y| (x.0 .0, x.1 .0).cmp(&(y.0 .0, y.1 .0)));
+    out.sort_unstable_by_key(|x| (x.0 .0, x.1 .0));
     out.dedup();
     out
 }
