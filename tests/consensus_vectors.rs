@@ -133,7 +133,10 @@ fn ctor_consensuses_parse_verify_and_rebuild_exactly() {
         assert_eq!(c.sources.len(), 3);
         assert_eq!(c.routers.len(), 8);
         assert_eq!(c.signatures.len(), 3);
-        assert_eq!(c.signatures.iter().all(|s| s.sha256), c.flavor == Flavor::Microdesc);
+        assert_eq!(
+            c.signatures.iter().all(|s| s.sha256),
+            c.flavor == Flavor::Microdesc
+        );
         c.verify(&auths, &certs, c.valid_after + 1).unwrap();
         c.verify(&auths, &certs, c.valid_until).unwrap();
         assert!(c.verify(&auths, &certs, c.valid_until + 1).is_err());
@@ -173,7 +176,14 @@ fn ctor_consensuses_parse_verify_and_rebuild_exactly() {
         assert_eq!(rebuilt, c.text[..sig], "{:?}", c.flavor);
         // Drop auth0's signature block from C tor's text, then add ours back.
         let id = keys.v3ident().to_hex();
-        let start = c.text.find(&format!("directory-signature {}", if c.flavor == Flavor::Ns { id.clone() } else { format!("sha256 {id}") }));
+        let start = c.text.find(&format!(
+            "directory-signature {}",
+            if c.flavor == Flavor::Ns {
+                id.clone()
+            } else {
+                format!("sha256 {id}")
+            }
+        ));
         let start = start.unwrap();
         let end = start + c.text[start..].find("-----END SIGNATURE-----\n").unwrap() + 24;
         let without = format!("{}{}", &c.text[..start], &c.text[end..]);

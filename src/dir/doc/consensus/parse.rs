@@ -398,7 +398,11 @@ fn router(
             "s" => {
                 once(&mut seen, "s", item)?;
                 // As C tor and Arti: every flag must be one the header announced.
-                if let Some(f) = item.args.iter().find(|f| !known_flags.iter().any(|k| k == *f)) {
+                if let Some(f) = item
+                    .args
+                    .iter()
+                    .find(|f| !known_flags.iter().any(|k| k == *f))
+                {
                     return Err(item.bad(format!("flag `{f}` is not in known-flags")));
                 }
                 rs.flags = RelayFlags::from_names(item.args.iter().copied());
