@@ -138,4 +138,6 @@ pub fn as_map(r: &Record) -> BTreeMap<String, String> {
 }
 
 pub mod ctor;
+pub mod ctornet;
+pub mod ctornet_io;
 pub mod link;
