@@ -39,6 +39,7 @@ use std::fs;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::ctor::{free_port, tor_binary, TempDir};
@@ -192,6 +193,7 @@ impl CTorNetBuilder {
     }
 
     fn launch(&self) -> Result<CTorNet, Launch> {
+        let t0 = Instant::now();
         let dir = TempDir::new("ctornet");
         let empty = dir.path().join("empty");
         fs::write(&empty, "").map_err(|e| Launch::Fatal(e.to_string()))?;
@@ -258,7 +260,9 @@ impl CTorNetBuilder {
             exit_names,
             consensus_from: self.consensus_from,
             clients: 0,
+            timeline: Mutex::new(vec![("start".into(), t0)]),
         };
+        net.mark("keys");
         // The first scheduled vote: 6 s from now (the consensus 4 s later). If the relays'
         // descriptors are not all in by then, `sync_first_vote` moves it.
         let first_boundary = unix_now() + u64::from(VOTING_INTERVAL);
@@ -314,6 +318,7 @@ impl CTorNetBuilder {
             let first = net.authorities().next().and_then(Node::dir_addr);
             net.consensus_from = first;
         }
+        net.mark("routers listening");
         net.sync_first_vote(first_boundary)
             .map_err(|e| Launch::Fatal(e.0))?;
         if self.client {
@@ -359,7 +364,10 @@ fn gen_keys(
     set_private(nd);
     let or = p.or.unwrap_or_default();
     match role {
-        Role::Authority => gen_authority(nd, name, or, p.dir.unwrap_or_default(), empty).map(Some),
+        Role::Authority => {
+            let index = name.trim_start_matches("auth").parse().unwrap_or(0);
+            gen_authority(nd, name, index, or, p.dir.unwrap_or_default(), empty).map(Some)
+        }
         _ => list_fingerprint(nd, name, or, empty).map(|()| None),
     }
 }
@@ -387,24 +395,29 @@ fn list_fingerprint(nd: &Path, name: &str, or: u16, empty: &Path) -> Result<(), 
     Ok(())
 }
 
-/// Makes an authority's keys in `nd/keys` with tor-gencert and `tor --list-fingerprint`;
-/// returns its `DirAuthority` line.
-fn gen_authority(nd: &Path, name: &str, or: u16, dp: u16, empty: &Path) -> Result<String, String> {
-    let keys = nd.join("keys");
-    fs::create_dir_all(&keys).map_err(|e| e.to_string())?;
+/// The three files tor-gencert makes, as C tor reads them from `DataDirectory/keys`.
+const AUTH_KEY_FILES: [&str; 3] = [
+    "authority_identity_key",
+    "authority_signing_key",
+    "authority_certificate",
+];
+
+/// Runs `tor-gencert --create-identity-key` (12-month certificate, empty passphrase)
+/// writing the three key files into `keys`; with `dir_addr`, the certificate names it.
+fn tor_gencert(keys: &Path, dir_addr: Option<String>) -> Result<(), String> {
     let gencert = ["/usr/bin/tor-gencert", "/usr/local/bin/tor-gencert"]
         .into_iter()
         .find(|p| Path::new(p).exists())
         .ok_or("tor-gencert is not installed (Debian package `tor`)")?;
-    let mut child = Command::new(gencert)
-        .arg("--create-identity-key")
-        .args(["-m", "12", "-a", &format!("127.0.0.1:{dp}")])
-        .arg("-i")
-        .arg(keys.join("authority_identity_key"))
-        .arg("-s")
-        .arg(keys.join("authority_signing_key"))
-        .arg("-c")
-        .arg(keys.join("authority_certificate"))
+    let mut cmd = Command::new(gencert);
+    cmd.arg("--create-identity-key").args(["-m", "12"]);
+    if let Some(a) = dir_addr {
+        cmd.args(["-a", &a]);
+    }
+    for (flag, file) in ["-i", "-s", "-c"].into_iter().zip(AUTH_KEY_FILES) {
+        cmd.arg(flag).arg(keys.join(file));
+    }
+    let mut child = cmd
         .args(["--passphrase-fd", "0"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -421,6 +434,59 @@ fn gen_authority(nd: &Path, name: &str, or: u16, dp: u16, empty: &Path) -> Resul
             "tor-gencert failed: {}",
             String::from_utf8_lossy(&out.stderr)
         ));
+    }
+    Ok(())
+}
+
+/// Authority keys of the `index`th authority from a cache shared by every network of
+/// every test run (`$TMPDIR/oniongate-ctornet-authkeys/auth<index>`), made on first use
+/// and again when older than 180 days. RSA-3072 generation takes seconds on a busy
+/// machine; authority identities need not differ between isolated networks. Cached
+/// certificates carry no `dir-address` (C tor would take the authority's address from
+/// it). `CTORNET_FRESH_KEYS=1` makes fresh keys for every network instead.
+fn cached_authority_keys(index: usize, keys: &Path) -> Result<(), String> {
+    let root = std::env::temp_dir().join("oniongate-ctornet-authkeys");
+    let slot = root.join(format!("auth{index}"));
+    let fresh = fs::metadata(slot.join(AUTH_KEY_FILES[2]))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < Duration::from_secs(180 * 86400));
+    if !fresh {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = root.join(format!("new-{}-{n}", std::process::id()));
+        fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+        tor_gencert(&tmp, None)?;
+        let _ = fs::remove_dir_all(&slot);
+        // Another process may have won the race: then its keys are used.
+        if fs::rename(&tmp, &slot).is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+    }
+    for f in AUTH_KEY_FILES {
+        fs::copy(slot.join(f), keys.join(f)).map_err(|e| format!("copy cached {f}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Makes an authority's keys in `nd/keys` (tor-gencert, through the cache of
+/// [`cached_authority_keys`]) and its relay identity (`tor --list-fingerprint`); returns
+/// its `DirAuthority` line.
+fn gen_authority(
+    nd: &Path,
+    name: &str,
+    index: usize,
+    or: u16,
+    dp: u16,
+    empty: &Path,
+) -> Result<String, String> {
+    let keys = nd.join("keys");
+    fs::create_dir_all(&keys).map_err(|e| e.to_string())?;
+    if std::env::var_os("CTORNET_FRESH_KEYS").is_some() {
+        tor_gencert(&keys, Some(format!("127.0.0.1:{dp}")))?;
+    } else {
+        cached_authority_keys(index, &keys)?;
     }
     list_fingerprint(nd, name, or, empty)?;
     let cert = fs::read_to_string(keys.join("authority_certificate")).map_err(|e| e.to_string())?;
@@ -676,6 +742,7 @@ pub struct CTorNet {
     exit_names: Vec<String>,
     consensus_from: Option<SocketAddr>,
     clients: usize,
+    timeline: Mutex<Vec<(String, Instant)>>,
 }
 
 impl CTorNet {
@@ -745,6 +812,24 @@ impl CTorNet {
     /// The DirPort polled for the consensus.
     pub fn consensus_addr(&self) -> Option<SocketAddr> {
         self.consensus_from
+    }
+
+    /// Records a milestone in [`CTorNet::timeline`].
+    pub fn mark(&self, what: &str) {
+        if let Ok(mut t) = self.timeline.lock() {
+            t.push((what.to_string(), Instant::now()));
+        }
+    }
+
+    /// The milestones so far (start, keys, routers listening, descriptors at the
+    /// authorities, vote moved, full consensus, clientN launched, and any [`CTorNet::mark`]),
+    /// as `label +seconds` from the start, one per line.
+    pub fn timeline(&self) -> String {
+        let t = self.timeline.lock().map(|t| t.clone()).unwrap_or_default();
+        let t0 = t.first().map_or_else(Instant::now, |(_, i)| *i);
+        t.iter()
+            .map(|(what, at)| format!("{what} +{:.2}s\n", at.duration_since(t0).as_secs_f64()))
+            .collect()
     }
 
     /// The last lines of every process's notice log.
@@ -905,6 +990,7 @@ impl CTorNet {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        self.mark("descriptors at the authorities");
         let now = unix_now();
         if now + 1 + 2 * VOTE_DELAY < first_boundary {
             return Ok(());
@@ -926,6 +1012,7 @@ impl CTorNet {
             fs::write(&torrc, text.join("\n") + "\n")?;
             a.hup();
         }
+        self.mark("vote moved");
         Ok(())
     }
 
@@ -935,6 +1022,7 @@ impl CTorNet {
     pub fn prepare_for_clients(&self, timeout: Duration) -> NetResult<()> {
         let want = self.authorities().count() + self.relays().count();
         self.wait_for_consensus(want, timeout)?;
+        self.mark("full consensus");
         for r in self.relays() {
             r.hup();
         }
@@ -975,6 +1063,7 @@ impl CTorNet {
         };
         self.spawn(&name, Role::Client, ports, t)
             .map_err(NetError)?;
+        self.mark(&format!("{name} launched"));
         self.wait_listening(Role::Client).map_err(NetError)?;
         Ok(self.nodes.last().expect("just pushed"))
     }
