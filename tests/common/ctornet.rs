@@ -802,6 +802,14 @@ impl CTorNet {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// Stops (kills) the process named `name` and forgets it; its directory stays until
+    /// the network is dropped. Returns whether there was such a process.
+    pub fn stop_node(&mut self, name: &str) -> bool {
+        let before = self.nodes.len();
+        self.nodes.retain(|n| n.name != name);
+        self.nodes.len() != before
+    }
+
     /// The first client; panics if there is none.
     pub fn client(&self) -> &Node {
         self.role(Role::Client)
