@@ -9,14 +9,22 @@
 //! ```
 //!
 //! How the network is made fast (the settings of `shared/tools/ctor-testnet`, rewritten):
-//! every torrc has `TestingTorNetwork 1`, `AssumeReachable 1` and the authorities vote Guard
+//! every torrc has `TestingTorNetwork 1` and `AssumeReachable 1`; the authorities vote Guard
 //! and HSDir on every relay (`TestingDirAuthVoteGuard *`, `TestingDirAuthVoteHSDir *`) and
-//! Exit on the exits. The voting interval is 10 s (tor's minimum under TestingTorNetwork)
-//! and `TestingV3AuthVotingStartOffset` is chosen so that the first vote is cast a few
-//! seconds after launch, once the relays have uploaded their descriptors: the first
-//! consensus, about 9 s after launch, lists every relay. Clients are started only after
-//! that consensus exists and the relays cache every microdescriptor (a client started
-//! earlier backs off for 10–20 s after its first 404s).
+//! Exit on the exits; nobody parses GeoIP files. The voting interval is 10 s (tor's minimum
+//! under TestingTorNetwork) with 2 s vote and distribution delays. Authority keys come from
+//! a cache shared by all runs (RSA-3072 generation is slow; see `ctornet_node.rs`), relay
+//! identities are made before the relays start. Once every descriptor is at the
+//! authorities, the first vote is moved to 2 s later if it is not already due (new
+//! `TestingV3AuthVotingStartOffset`, SIGHUP): the first consensus lists every relay, about
+//! 6 s after the relays publish. Clients are started only after that consensus exists and
+//! the relays cache every microdescriptor (a client started earlier backs off for 10–20 s
+//! after its first 404s). [`CTorNet::timeline`] shows where the time went.
+//!
+//! Files: this one (the network, waiting and fetching helpers), `ctornet_build.rs` (the
+//! builder and the launch sequence), `ctornet_node.rs` (one process, key generation),
+//! `ctornet_io.rs` (control port, SOCKS5, HTTP, consensus parsing). Benchmarks include all
+//! four and `ctor.rs` with `#[path]`.
 //!
 //! Exits: `ExitPolicy accept 127.0.0.1:*` alone summarizes to `reject 1-65535` in the
 //! microdescriptor, and microdescriptor clients (C tor, Arti, ours) then never pick the
@@ -31,718 +39,54 @@
 //! process is killed with SIGKILL. When a [`CTorNet`] is dropped during a panic, the tail
 //! of every notice log is printed to stderr.
 //!
-//! Networks whose authority is ours: give our authority's line with
-//! [`CTorNetBuilder::dir_authority`] (and `authorities(0)` for a network with no C tor
-//! authority), and [`CTorNetBuilder::consensus_from`] to name the DirPort to poll.
+//! Mixed networks:
+//! - our relays or client with C tor authorities: put [`CTorNet::dir_authority_lines`] in
+//!   our `RelayConfig`/`ClientConfig` as they are; [`CTorNet::wait_for_relay`] waits until
+//!   the consensus lists one of ours with given flags.
+//! - C tor relays and clients with our authority: give its line with
+//!   [`CTorNetBuilder::dir_authority`] (with `authorities(0)` for no C tor authority at
+//!   all, which skips the vote moving), [`CTorNetBuilder::consensus_from`] to name the
+//!   DirPort to poll, then [`CTorNet::prepare_for_clients`] and [`CTorNet::add_client`].
+//!   (Tried with a C tor authority of another `CTorNet` standing in for ours.)
 
 use std::fs;
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::ctor::{free_port, tor_binary, TempDir};
+use super::ctornet_build::{unix_now, voting_offset_line};
 use super::ctornet_io::{http_get, socks5_http_get};
-// Re-exported for tests that use only this module (each test crate uses a different part).
+use super::ctornet_node::{set_private, Ports, TAIL_LINES};
+// Re-exported: tests use `common::ctornet::*` (each test crate uses a different part).
 #[allow(unused_imports)]
-pub use super::ctornet_io::{Control, HttpServer, NetError, NetResult};
+pub use super::ctornet_build::CTorNetBuilder;
+#[allow(unused_imports)]
+pub use super::ctornet_io::{
+    ConsensusInfo, ConsensusRouter, Control, HttpServer, NetError, NetResult,
+};
+#[allow(unused_imports)]
+pub use super::ctornet_node::{Node, Role};
 
 /// Seconds between votes: tor's minimum under `TestingTorNetwork` (it must divide 1800).
 pub const VOTING_INTERVAL: u32 = 10;
 /// `V3AuthVoteDelay` and `V3AuthDistDelay`: tor's minimum under `TestingTorNetwork`.
-const VOTE_DELAY: u64 = 2;
-/// Lines of each notice log shown on failure.
-const TAIL_LINES: usize = 25;
-
-/// What a process is in the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// A v3 directory authority (also a relay, never an exit).
-    Authority,
-    /// A relay that is not an exit.
-    Relay,
-    /// A relay that is an exit allowed to reach loopback.
-    Exit,
-    /// A client with a SocksPort and a ControlPort.
-    Client,
-}
-
-/// Configures a [`CTorNet`]; see [`CTorNet::builder`].
-#[derive(Debug, Clone)]
-pub struct CTorNetBuilder {
-    authorities: usize,
-    relays: usize,
-    exits: usize,
-    client: bool,
-    extra: Vec<(Option<Role>, String)>,
-    dir_authorities: Vec<String>,
-    exit_policy: Vec<String>,
-    consensus_params: Option<String>,
-    consensus_from: Option<SocketAddr>,
-    info_logs: bool,
-}
-
-impl CTorNetBuilder {
-    /// Number of C tor authorities (1–3; 0 only with [`CTorNetBuilder::dir_authority`]).
-    pub fn authorities(mut self, n: usize) -> Self {
-        self.authorities = n;
-        self
-    }
-
-    /// Number of non-authority relays, exits included.
-    pub fn relays(mut self, n: usize) -> Self {
-        self.relays = n;
-        self
-    }
-
-    /// How many of the relays are exits.
-    pub fn exits(mut self, n: usize) -> Self {
-        self.exits = n;
-        self
-    }
-
-    /// Start a client (SocksPort, ControlPort) once the network has a full consensus.
-    pub fn client(mut self, on: bool) -> Self {
-        self.client = on;
-        self
-    }
-
-    /// An extra torrc line for every process of `role`.
-    pub fn torrc(mut self, role: Role, line: &str) -> Self {
-        self.extra.push((Some(role), line.to_string()));
-        self
-    }
-
-    /// An extra torrc line for every process.
-    pub fn torrc_all(mut self, line: &str) -> Self {
-        self.extra.push((None, line.to_string()));
-        self
-    }
-
-    /// An extra `DirAuthority` line (with or without the leading keyword) in every torrc,
-    /// e.g. our own authority's.
-    pub fn dir_authority(mut self, line: &str) -> Self {
-        let l = line.trim();
-        let l = l.strip_prefix("DirAuthority ").unwrap_or(l).trim();
-        self.dir_authorities.push(format!("DirAuthority {l}"));
-        self
-    }
-
-    /// The exits' `ExitPolicy` values, in order (default: `accept 127.0.0.1:*`, then tor's
-    /// default policy since no `reject *:*` ends the list).
-    pub fn exit_policy(mut self, lines: &[&str]) -> Self {
-        self.exit_policy = lines.iter().map(|l| l.to_string()).collect();
-        self
-    }
-
-    /// `ConsensusParams` the C tor authorities vote (default: none).
-    pub fn consensus_params(mut self, params: &str) -> Self {
-        self.consensus_params = Some(params.to_string());
-        self
-    }
-
-    /// The DirPort the waiting helpers poll for the consensus (default: the first C tor
-    /// authority's).
-    pub fn consensus_from(mut self, addr: SocketAddr) -> Self {
-        self.consensus_from = Some(addr);
-        self
-    }
-
-    /// Also log at info level to `<dir>/info.log` (for debugging; the default is on when
-    /// the environment variable `CTORNET_INFO_LOGS` is set).
-    pub fn info_logs(mut self, on: bool) -> Self {
-        self.info_logs = on;
-        self
-    }
-
-    /// Starts the network; panics (with every log tail) if it cannot. Returns once every
-    /// authority and relay listens and, with a client, once the client is launched.
-    pub fn start(self) -> CTorNet {
-        self.try_start()
-            .unwrap_or_else(|e| panic!("C tor network did not start: {e:?}"))
-    }
-
-    /// Like [`CTorNetBuilder::start`], returning the error. A process that exits at
-    /// startup (e.g. a port taken meanwhile) makes it try again with fresh ports, twice.
-    pub fn try_start(self) -> NetResult<CTorNet> {
-        if self.authorities > 3 || (self.authorities == 0 && self.dir_authorities.is_empty()) {
-            return Err(NetError(
-                "authorities must be 1-3 (or 0 with dir_authority lines)".into(),
-            ));
-        }
-        if self.exits > self.relays {
-            return Err(NetError("more exits than relays".into()));
-        }
-        let mut last = String::new();
-        for _ in 0..3 {
-            match self.launch() {
-                Ok(net) => return Ok(net),
-                Err(Launch::Retry(e)) => last = e,
-                Err(Launch::Fatal(e)) => return Err(NetError(e)),
-            }
-        }
-        Err(NetError(last))
-    }
-
-    fn lines_for(&self, role: Role) -> impl Iterator<Item = &String> {
-        self.extra
-            .iter()
-            .filter(move |(r, _)| r.is_none() || *r == Some(role))
-            .map(|(_, l)| l)
-    }
-
-    fn launch(&self) -> Result<CTorNet, Launch> {
-        let t0 = Instant::now();
-        let dir = TempDir::new("ctornet");
-        let empty = dir.path().join("empty");
-        fs::write(&empty, "").map_err(|e| Launch::Fatal(e.to_string()))?;
-        // Every name, role and port, then every key in parallel: RSA-3072 generation of
-        // the authority identities is the slow part; relay identities are made here too,
-        // so that the relays start (and publish) sooner.
-        let mut plan: Vec<(String, Role, Ports)> = (0..self.authorities)
-            .map(|i| {
-                let p = Ports {
-                    or: Some(free_port()),
-                    dir: Some(free_port()),
-                    socks: None,
-                    control: None,
-                };
-                (format!("auth{i}"), Role::Authority, p)
-            })
-            .collect();
-        for j in 0..self.relays {
-            let p = Ports {
-                or: Some(free_port()),
-                dir: None,
-                socks: None,
-                control: None,
-            };
-            if j < self.exits {
-                plan.push((format!("exit{j}"), Role::Exit, p));
-            } else {
-                plan.push((format!("relay{}", j - self.exits), Role::Relay, p));
-            }
-        }
-        let keys: Vec<Result<Option<String>, String>> = std::thread::scope(|s| {
-            let handles: Vec<_> = plan
-                .iter()
-                .map(|(name, role, p)| {
-                    let nd = dir.path().join(name);
-                    let empty = &empty;
-                    s.spawn(move || gen_keys(&nd, name, *role, *p, empty))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err("key thread panicked".into()))
-                })
-                .collect()
-        });
-        let mut auth_lines = Vec::new();
-        for k in keys {
-            auth_lines.extend(k.map_err(Launch::Fatal)?);
-        }
-        let all_auth_lines: Vec<String> = auth_lines
-            .iter()
-            .chain(&self.dir_authorities)
-            .cloned()
-            .collect();
-        let exit_names: Vec<String> = (0..self.exits).map(|i| format!("exit{i}")).collect();
-        let mut net = CTorNet {
-            nodes: Vec::new(),
-            dir,
-            auth_lines,
-            all_auth_lines,
-            builder: self.clone(),
-            exit_names,
-            consensus_from: self.consensus_from,
-            clients: 0,
-            timeline: Mutex::new(vec![("start".into(), t0)]),
-        };
-        net.mark("keys");
-        // The first scheduled vote: 6 s from now (the consensus 4 s later). If the relays'
-        // descriptors are not all in by then, `sync_first_vote` moves it.
-        let first_boundary = unix_now() + u64::from(VOTING_INTERVAL);
-        for (name, role, ports) in &plan {
-            let mut t = vec![
-                "SocksPort 0".to_string(),
-                "Address 127.0.0.1".into(),
-                format!("ORPort 127.0.0.1:{}", ports.or.unwrap_or_default()),
-            ];
-            match role {
-                Role::Authority => {
-                    t.extend([
-                        format!("DirPort 127.0.0.1:{}", ports.dir.unwrap_or_default()),
-                        "AuthoritativeDirectory 1".into(),
-                        "V3AuthoritativeDirectory 1".into(),
-                        "ExitPolicy reject *:*".into(),
-                        format!("TestingV3AuthInitialVotingInterval {VOTING_INTERVAL}"),
-                        format!("TestingV3AuthInitialVoteDelay {VOTE_DELAY}"),
-                        format!("TestingV3AuthInitialDistDelay {VOTE_DELAY}"),
-                        format!("V3AuthVotingInterval {VOTING_INTERVAL}"),
-                        format!("V3AuthVoteDelay {VOTE_DELAY}"),
-                        format!("V3AuthDistDelay {VOTE_DELAY}"),
-                        voting_offset_line(first_boundary),
-                    ]);
-                    if let Some(p) = &self.consensus_params {
-                        t.push(format!("ConsensusParams {p}"));
-                    }
-                }
-                Role::Exit => {
-                    t.extend([
-                        "DirCache 1".into(),
-                        "ExitRelay 1".into(),
-                        "ExitPolicyRejectPrivate 0".into(),
-                        "ExitPolicyRejectLocalInterfaces 0".into(),
-                    ]);
-                    t.extend(self.exit_policy.iter().map(|p| format!("ExitPolicy {p}")));
-                }
-                _ => t.extend([
-                    "DirCache 1".into(),
-                    "ExitRelay 0".into(),
-                    "ExitPolicy reject *:*".into(),
-                ]),
-            }
-            net.spawn(name, *role, *ports, t).map_err(Launch::Retry)?;
-            if *role == Role::Authority && net.authorities().count() == self.authorities {
-                // Relays upload their descriptors at once: let the DirPorts open first.
-                net.wait_listening(Role::Authority).map_err(Launch::Retry)?;
-            }
-        }
-        net.wait_listening(Role::Relay).map_err(Launch::Retry)?;
-        net.wait_listening(Role::Exit).map_err(Launch::Retry)?;
-        if net.consensus_from.is_none() {
-            let first = net.authorities().next().and_then(Node::dir_addr);
-            net.consensus_from = first;
-        }
-        net.mark("routers listening");
-        net.sync_first_vote(first_boundary)
-            .map_err(|e| Launch::Fatal(e.0))?;
-        if self.client {
-            net.prepare_for_clients(Duration::from_secs(u64::from(VOTING_INTERVAL) * 3 + 20))
-                .map_err(|e| Launch::Fatal(e.0))?;
-            net.add_client(&[]).map_err(|e| Launch::Retry(e.0))?;
-        }
-        Ok(net)
-    }
-}
-
-enum Launch {
-    Retry(String),
-    Fatal(String),
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// The torrc line that puts a valid-after boundary (so a consensus) at `boundary`; the
-/// vote is cast `2 * VOTE_DELAY` seconds before.
-fn voting_offset_line(boundary: u64) -> String {
-    format!(
-        "TestingV3AuthVotingStartOffset {}",
-        boundary % u64::from(VOTING_INTERVAL)
-    )
-}
-
-/// Makes the keys of one router before it starts: an authority's with
-/// [`gen_authority`] (returns its `DirAuthority` line), a relay's identity with
-/// `tor --list-fingerprint`.
-fn gen_keys(
-    nd: &Path,
-    name: &str,
-    role: Role,
-    p: Ports,
-    empty: &Path,
-) -> Result<Option<String>, String> {
-    fs::create_dir_all(nd).map_err(|e| e.to_string())?;
-    set_private(nd);
-    let or = p.or.unwrap_or_default();
-    match role {
-        Role::Authority => {
-            let index = name.trim_start_matches("auth").parse().unwrap_or(0);
-            gen_authority(nd, name, index, or, p.dir.unwrap_or_default(), empty).map(Some)
-        }
-        _ => list_fingerprint(nd, name, or, empty).map(|()| None),
-    }
-}
-
-/// `tor --list-fingerprint`: makes the RSA and Ed25519 identity keys in `nd/keys` and the
-/// `fingerprint` file.
-fn list_fingerprint(nd: &Path, name: &str, or: u16, empty: &Path) -> Result<(), String> {
-    let out = Command::new(tor_binary())
-        .arg("--ignore-missing-torrc")
-        .arg("-f")
-        .arg(empty)
-        .arg("--defaults-torrc")
-        .arg(empty)
-        .args(["--quiet", "--list-fingerprint", "--DataDirectory"])
-        .arg(nd)
-        .args(["--ORPort", &format!("127.0.0.1:{or}"), "--Nickname", name])
-        .output()
-        .map_err(|e| format!("spawn tor --list-fingerprint: {e}"))?;
-    if !out.status.success() || read_fingerprint(nd).is_none() {
-        return Err(format!(
-            "tor --list-fingerprint failed for {name}: {}",
-            String::from_utf8_lossy(&out.stdout)
-        ));
-    }
-    Ok(())
-}
-
-/// The three files tor-gencert makes, as C tor reads them from `DataDirectory/keys`.
-const AUTH_KEY_FILES: [&str; 3] = [
-    "authority_identity_key",
-    "authority_signing_key",
-    "authority_certificate",
-];
-
-/// Runs `tor-gencert --create-identity-key` (12-month certificate, empty passphrase)
-/// writing the three key files into `keys`; with `dir_addr`, the certificate names it.
-fn tor_gencert(keys: &Path, dir_addr: Option<String>) -> Result<(), String> {
-    let gencert = ["/usr/bin/tor-gencert", "/usr/local/bin/tor-gencert"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .ok_or("tor-gencert is not installed (Debian package `tor`)")?;
-    let mut cmd = Command::new(gencert);
-    cmd.arg("--create-identity-key").args(["-m", "12"]);
-    if let Some(a) = dir_addr {
-        cmd.args(["-a", &a]);
-    }
-    for (flag, file) in ["-i", "-s", "-c"].into_iter().zip(AUTH_KEY_FILES) {
-        cmd.arg(flag).arg(keys.join(file));
-    }
-    let mut child = cmd
-        .args(["--passphrase-fd", "0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn tor-gencert: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        use std::io::Write;
-        let _ = stdin.write_all(b"\n");
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(format!(
-            "tor-gencert failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(())
-}
-
-/// Authority keys of the `index`th authority from a cache shared by every network of
-/// every test run (`$TMPDIR/oniongate-ctornet-authkeys/auth<index>`), made on first use
-/// and again when older than 180 days. RSA-3072 generation takes seconds on a busy
-/// machine; authority identities need not differ between isolated networks. Cached
-/// certificates carry no `dir-address` (C tor would take the authority's address from
-/// it). `CTORNET_FRESH_KEYS=1` makes fresh keys for every network instead.
-fn cached_authority_keys(index: usize, keys: &Path) -> Result<(), String> {
-    let root = std::env::temp_dir().join("oniongate-ctornet-authkeys");
-    let slot = root.join(format!("auth{index}"));
-    let fresh = fs::metadata(slot.join(AUTH_KEY_FILES[2]))
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age < Duration::from_secs(180 * 86400));
-    if !fresh {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = root.join(format!("new-{}-{n}", std::process::id()));
-        fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
-        tor_gencert(&tmp, None)?;
-        let _ = fs::remove_dir_all(&slot);
-        // Another process may have won the race: then its keys are used.
-        if fs::rename(&tmp, &slot).is_err() {
-            let _ = fs::remove_dir_all(&tmp);
-        }
-    }
-    for f in AUTH_KEY_FILES {
-        fs::copy(slot.join(f), keys.join(f)).map_err(|e| format!("copy cached {f}: {e}"))?;
-    }
-    Ok(())
-}
-
-/// Makes an authority's keys in `nd/keys` (tor-gencert, through the cache of
-/// [`cached_authority_keys`]) and its relay identity (`tor --list-fingerprint`); returns
-/// its `DirAuthority` line.
-fn gen_authority(
-    nd: &Path,
-    name: &str,
-    index: usize,
-    or: u16,
-    dp: u16,
-    empty: &Path,
-) -> Result<String, String> {
-    let keys = nd.join("keys");
-    fs::create_dir_all(&keys).map_err(|e| e.to_string())?;
-    if std::env::var_os("CTORNET_FRESH_KEYS").is_some() {
-        tor_gencert(&keys, Some(format!("127.0.0.1:{dp}")))?;
-    } else {
-        cached_authority_keys(index, &keys)?;
-    }
-    list_fingerprint(nd, name, or, empty)?;
-    let cert = fs::read_to_string(keys.join("authority_certificate")).map_err(|e| e.to_string())?;
-    let v3ident = cert
-        .lines()
-        .find_map(|l| l.strip_prefix("fingerprint "))
-        .ok_or("no fingerprint in authority_certificate")?
-        .trim()
-        .to_string();
-    let fp = read_fingerprint(nd).ok_or("no fingerprint file")?;
-    Ok(format!(
-        "DirAuthority {name} orport={or} no-v2 v3ident={v3ident} 127.0.0.1:{dp} {fp}"
-    ))
-}
-
-fn set_private(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o700));
-}
-
-fn read_fingerprint(nd: &Path) -> Option<String> {
-    let s = fs::read_to_string(nd.join("fingerprint")).ok()?;
-    let fp = s.split_whitespace().nth(1)?.to_ascii_uppercase();
-    (fp.len() == 40).then_some(fp)
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Ports {
-    or: Option<u16>,
-    dir: Option<u16>,
-    socks: Option<u16>,
-    control: Option<u16>,
-}
-
-/// One running tor process of the network.
-#[derive(Debug)]
-pub struct Node {
-    /// Its nickname (`auth0`, `relay0`, `exit0`, `client0`, ...), also its directory name.
-    pub name: String,
-    /// What it is.
-    pub role: Role,
-    /// Its DataDirectory (also holds torrc, notice.log, stdout.log).
-    pub dir: PathBuf,
-    /// When it was spawned.
-    pub started: Instant,
-    child: Child,
-    ports: Ports,
-}
-
-fn loopback(port: Option<u16>) -> Option<SocketAddr> {
-    port.map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
-}
-
-impl Node {
-    /// Its ORPort (authorities and relays).
-    pub fn or_addr(&self) -> Option<SocketAddr> {
-        loopback(self.ports.or)
-    }
-
-    /// Its DirPort (authorities).
-    pub fn dir_addr(&self) -> Option<SocketAddr> {
-        loopback(self.ports.dir)
-    }
-
-    /// Its SocksPort (clients).
-    pub fn socks_addr(&self) -> Option<SocketAddr> {
-        loopback(self.ports.socks)
-    }
-
-    /// Its ControlPort (clients; no authentication).
-    pub fn control_addr(&self) -> Option<SocketAddr> {
-        loopback(self.ports.control)
-    }
-
-    /// Its RSA identity fingerprint, 40 upper-case hex digits (None for clients).
-    pub fn fingerprint(&self) -> Option<String> {
-        read_fingerprint(&self.dir)
-    }
-
-    /// Its process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Its notice log so far.
-    pub fn notice_log(&self) -> String {
-        fs::read_to_string(self.dir.join("notice.log")).unwrap_or_default()
-    }
-
-    /// The last `n` lines of its notice log (and of stdout.log, where tor reports torrc
-    /// errors before its log is open).
-    pub fn log_tail(&self, n: usize) -> String {
-        let mut out = String::new();
-        for f in ["stdout.log", "notice.log"] {
-            let s = fs::read_to_string(self.dir.join(f)).unwrap_or_default();
-            let lines: Vec<&str> = s.lines().collect();
-            let tail = &lines[lines.len().saturating_sub(n)..];
-            if !tail.is_empty() {
-                out += &format!(
-                    "---- {} {f} (last {} lines)\n{}\n",
-                    self.name,
-                    tail.len(),
-                    tail.join("\n")
-                );
-            }
-        }
-        out
-    }
-
-    /// Sends SIGHUP (tor then retries its directory downloads at once).
-    pub fn hup(&self) {
-        let _ = Command::new("kill")
-            .args(["-HUP", &self.pid().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    /// Whether the process still runs.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// Waits until its notice log says `Bootstrapped 100%`; returns the time since spawn.
-    pub fn wait_bootstrapped(&self, timeout: Duration) -> NetResult<Duration> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.notice_log().contains("Bootstrapped 100%") {
-                return Ok(self.started.elapsed());
-            }
-            if Instant::now() > deadline {
-                return Err(NetError(format!(
-                    "{} did not bootstrap within {timeout:?}\n{}",
-                    self.name,
-                    self.log_tail(TAIL_LINES)
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// A control-port connection (clients only).
-    pub fn control(&self) -> NetResult<Control> {
-        let addr = self
-            .control_addr()
-            .ok_or_else(|| NetError(format!("{} has no ControlPort", self.name)))?;
-        Control::connect(addr, Duration::from_secs(10))
-    }
-
-    /// `GETINFO status/bootstrap-phase` through the control port.
-    pub fn bootstrap_phase(&self) -> NetResult<String> {
-        self.control()?.getinfo("status/bootstrap-phase")
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One router of a consensus: its `r` line's nickname and identity and its `s` flags.
-#[derive(Debug, Clone)]
-pub struct ConsensusRouter {
-    /// Nickname.
-    pub nickname: String,
-    /// RSA identity fingerprint, 40 upper-case hex digits.
-    pub fingerprint: String,
-    /// Flags of the `s` line.
-    pub flags: Vec<String>,
-}
-
-/// A microdescriptor consensus as fetched, with its routers picked out.
-#[derive(Debug, Clone)]
-pub struct ConsensusInfo {
-    /// Its routers in order.
-    pub routers: Vec<ConsensusRouter>,
-    /// The document.
-    pub text: String,
-}
-
-impl ConsensusInfo {
-    /// Picks the `r` and `s` lines out of a consensus document.
-    pub fn parse(text: &str) -> ConsensusInfo {
-        let mut routers: Vec<ConsensusRouter> = Vec::new();
-        for line in text.lines() {
-            if let Some(rest) = line.strip_prefix("r ") {
-                let mut f = rest.split(' ');
-                let nickname = f.next().unwrap_or_default().to_string();
-                let fingerprint = f.next().and_then(b64_to_hex).unwrap_or_default();
-                routers.push(ConsensusRouter {
-                    nickname,
-                    fingerprint,
-                    flags: Vec::new(),
-                });
-            } else if let (Some(rest), Some(r)) = (line.strip_prefix("s "), routers.last_mut()) {
-                r.flags = rest.split(' ').map(str::to_string).collect();
-            }
-        }
-        ConsensusInfo {
-            routers,
-            text: text.to_string(),
-        }
-    }
-
-    /// The router with this fingerprint (hex, any case).
-    pub fn router(&self, fingerprint: &str) -> Option<&ConsensusRouter> {
-        self.routers
-            .iter()
-            .find(|r| r.fingerprint.eq_ignore_ascii_case(fingerprint))
-    }
-
-    /// Whether the router with this fingerprint is listed with every flag of `flags`.
-    pub fn has_flags(&self, fingerprint: &str, flags: &[&str]) -> bool {
-        self.router(fingerprint)
-            .is_some_and(|r| flags.iter().all(|f| r.flags.iter().any(|g| g == f)))
-    }
-}
-
-/// Unpadded base64 (as in `r` lines) to upper-case hex.
-fn b64_to_hex(s: &str) -> Option<String> {
-    let mut bits: u32 = 0;
-    let mut n = 0;
-    let mut out = String::new();
-    for c in s.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out += &format!("{:02X}", (bits >> n) & 0xff);
-        }
-    }
-    Some(out)
-}
+pub(super) const VOTE_DELAY: u64 = 2;
 
 /// A running private network of C tor processes; everything is killed on drop.
 pub struct CTorNet {
     // Declared before `dir`: processes die before their directories are removed.
-    nodes: Vec<Node>,
-    dir: TempDir,
-    auth_lines: Vec<String>,
-    all_auth_lines: Vec<String>,
-    builder: CTorNetBuilder,
-    exit_names: Vec<String>,
-    consensus_from: Option<SocketAddr>,
-    clients: usize,
-    timeline: Mutex<Vec<(String, Instant)>>,
+    pub(super) nodes: Vec<Node>,
+    pub(super) dir: TempDir,
+    pub(super) auth_lines: Vec<String>,
+    pub(super) all_auth_lines: Vec<String>,
+    pub(super) builder: CTorNetBuilder,
+    pub(super) exit_names: Vec<String>,
+    pub(super) consensus_from: Option<SocketAddr>,
+    pub(super) clients: usize,
+    pub(super) timeline: Mutex<Vec<(String, Instant)>>,
 }
 
 impl CTorNet {
@@ -881,7 +225,7 @@ impl CTorNet {
         t
     }
 
-    fn spawn(
+    pub(super) fn spawn(
         &mut self,
         name: &str,
         role: Role,
@@ -922,7 +266,7 @@ impl CTorNet {
 
     /// Waits until every process of `role` listens on its ports (and relays have their
     /// fingerprint file).
-    fn wait_listening(&mut self, role: Role) -> Result<(), String> {
+    pub(super) fn wait_listening(&mut self, role: Role) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         for i in 0..self.nodes.len() {
             if self.nodes[i].role != role {
@@ -967,7 +311,7 @@ impl CTorNet {
     /// vote (for `first_boundary`) has passed or is about to, moves the schedule so that the
     /// authorities vote 2 s from now (a new `TestingV3AuthVotingStartOffset` and SIGHUP,
     /// which makes tor recompute its voting schedule).
-    fn sync_first_vote(&self, first_boundary: u64) -> NetResult<()> {
+    pub(super) fn sync_first_vote(&self, first_boundary: u64) -> NetResult<()> {
         let want = self.authorities().count() + self.relays().count();
         let auths: Vec<SocketAddr> = self.authorities().filter_map(Node::dir_addr).collect();
         if auths.is_empty() {

@@ -1,6 +1,7 @@
 //! Small blocking network helpers for tests against C tor networks (see `ctornet.rs`):
 //! plain HTTP GET over TCP (a DirPort), a C tor control-port connection, a SOCKS5 CONNECT
-//! client, and a loopback HTTP server that serves one fixed page.
+//! client, a loopback HTTP server that serves one fixed page, and [`ConsensusInfo`] (the
+//! routers and flags of a fetched consensus).
 //!
 //! All of them are written for tests: blocking std sockets, every read bounded by a
 //! timeout, errors as [`NetError`] (whose `Debug` prints the message as is, so that an
@@ -322,4 +323,86 @@ impl Drop for HttpServer {
             let _ = t.join();
         }
     }
+}
+
+/// One router of a consensus: its `r` line's nickname and identity and its `s` flags.
+#[derive(Debug, Clone)]
+pub struct ConsensusRouter {
+    /// Nickname.
+    pub nickname: String,
+    /// RSA identity fingerprint, 40 upper-case hex digits.
+    pub fingerprint: String,
+    /// Flags of the `s` line.
+    pub flags: Vec<String>,
+}
+
+/// A microdescriptor consensus as fetched, with its routers picked out.
+#[derive(Debug, Clone)]
+pub struct ConsensusInfo {
+    /// Its routers in order.
+    pub routers: Vec<ConsensusRouter>,
+    /// The document.
+    pub text: String,
+}
+
+impl ConsensusInfo {
+    /// Picks the `r` and `s` lines out of a consensus document.
+    pub fn parse(text: &str) -> ConsensusInfo {
+        let mut routers: Vec<ConsensusRouter> = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("r ") {
+                let mut f = rest.split(' ');
+                let nickname = f.next().unwrap_or_default().to_string();
+                let fingerprint = f.next().and_then(b64_to_hex).unwrap_or_default();
+                routers.push(ConsensusRouter {
+                    nickname,
+                    fingerprint,
+                    flags: Vec::new(),
+                });
+            } else if let (Some(rest), Some(r)) = (line.strip_prefix("s "), routers.last_mut()) {
+                r.flags = rest.split(' ').map(str::to_string).collect();
+            }
+        }
+        ConsensusInfo {
+            routers,
+            text: text.to_string(),
+        }
+    }
+
+    /// The router with this fingerprint (hex, any case).
+    pub fn router(&self, fingerprint: &str) -> Option<&ConsensusRouter> {
+        self.routers
+            .iter()
+            .find(|r| r.fingerprint.eq_ignore_ascii_case(fingerprint))
+    }
+
+    /// Whether the router with this fingerprint is listed with every flag of `flags`.
+    pub fn has_flags(&self, fingerprint: &str, flags: &[&str]) -> bool {
+        self.router(fingerprint)
+            .is_some_and(|r| flags.iter().all(|f| r.flags.iter().any(|g| g == f)))
+    }
+}
+
+/// Unpadded base64 (as in `r` lines) to upper-case hex.
+fn b64_to_hex(s: &str) -> Option<String> {
+    let mut bits: u32 = 0;
+    let mut n = 0;
+    let mut out = String::new();
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out += &format!("{:02X}", (bits >> n) & 0xff);
+        }
+    }
+    Some(out)
 }

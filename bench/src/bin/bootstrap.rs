@@ -29,9 +29,15 @@ mod ctor;
 #[path = "../../../tests/common/ctornet.rs"]
 #[allow(dead_code)]
 mod ctornet;
+#[path = "../../../tests/common/ctornet_build.rs"]
+#[allow(dead_code)]
+mod ctornet_build;
 #[path = "../../../tests/common/ctornet_io.rs"]
 #[allow(dead_code)]
 mod ctornet_io;
+#[path = "../../../tests/common/ctornet_node.rs"]
+#[allow(dead_code)]
+mod ctornet_node;
 
 use std::time::{Duration, Instant};
 
