@@ -1,7 +1,9 @@
 //! Self-test of the C tor network harness (`tests/common/ctornet.rs`): 1 authority and 3
 //! relays (1 exit) of stock C tor reach a consensus listing every relay Running and Valid,
 //! a C tor client bootstraps to 100% and fetches a page from a loopback HTTP server
-//! through its SOCKS5 port (so through a 3-hop circuit and the exit).
+//! through its SOCKS5 port (so through a 3-hop circuit and the exit), once on a path the
+//! client picks and once on a path given by fingerprints (control port `EXTENDCIRCUIT` and
+//! `ATTACHSTREAM`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -59,6 +61,21 @@ fn ctor_network_consensus_bootstrap_and_socks_fetch() {
     assert_eq!(status, 200);
     assert_eq!(body, b"hello from loopback\n");
     assert!(page.served() >= 1);
+
+    // The same through a path we choose (every relay, exit last), by fingerprint.
+    let path: Vec<String> = ["relay1", "relay0", "exit0"]
+        .iter()
+        .map(|n| format!("${}", net.node(n).unwrap().fingerprint().unwrap()))
+        .collect();
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    let (status, body) = net
+        .client()
+        .socks_get_via(&path, page.addr.port(), "/", Duration::from_secs(20))
+        .unwrap();
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"hello from loopback\n"[..])
+    );
     eprintln!(
         "ctornet self-test: network started in {started:.1?}, client bootstrapped {boot:.1?} after its start, all done in {:.1?}",
         t0.elapsed()

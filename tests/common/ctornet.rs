@@ -65,7 +65,7 @@ use super::ctornet_node::{set_private, Ports, TAIL_LINES};
 pub use super::ctornet_build::CTorNetBuilder;
 #[allow(unused_imports)]
 pub use super::ctornet_io::{
-    ConsensusInfo, ConsensusRouter, Control, HttpServer, NetError, NetResult,
+    BuiltCircuit, ConsensusInfo, ConsensusRouter, Control, HttpServer, NetError, NetResult,
 };
 #[allow(unused_imports)]
 pub use super::ctornet_node::{Node, Role};

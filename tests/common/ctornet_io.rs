@@ -159,6 +159,19 @@ pub struct Control {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
     events: VecDeque<String>,
+    timeout: Duration,
+    circ_events: bool,
+}
+
+/// A circuit that the control port reported built.
+#[derive(Debug, Clone)]
+pub struct BuiltCircuit {
+    /// Its id on the control port.
+    pub id: String,
+    /// From sending `EXTENDCIRCUIT` to the `BUILT` event.
+    pub took: Duration,
+    /// Its path as the event gives it (`$FP~nick,...`).
+    pub path: String,
 }
 
 impl Control {
@@ -170,6 +183,8 @@ impl Control {
             reader: BufReader::new(s.try_clone()?),
             writer: s,
             events: VecDeque::new(),
+            timeout,
+            circ_events: false,
         };
         c.command("AUTHENTICATE")?;
         Ok(c)
@@ -209,6 +224,7 @@ impl Control {
 
     /// Sends `cmd` and returns its reply lines; a reply other than 2xx is an error.
     pub fn command(&mut self, cmd: &str) -> NetResult<Vec<String>> {
+        self.reader.get_ref().set_read_timeout(Some(self.timeout))?;
         self.writer.write_all(format!("{cmd}\r\n").as_bytes())?;
         loop {
             let msg = self.read_message()?;
@@ -251,6 +267,47 @@ impl Control {
                 return err(format!("unexpected control reply {msg:?}"));
             }
             self.events.extend(msg);
+        }
+    }
+
+    /// Builds a new circuit with `EXTENDCIRCUIT 0` (through `path`, fingerprints or
+    /// nicknames, or a path tor picks if empty) and waits for its `BUILT` event; `FAILED`
+    /// or `CLOSED` is an error. Turns on `CIRC` and `STREAM` events.
+    pub fn build_circuit(&mut self, path: &[&str], timeout: Duration) -> NetResult<BuiltCircuit> {
+        if !self.circ_events {
+            self.command("SETEVENTS CIRC STREAM")?;
+            self.circ_events = true;
+        }
+        let t = Instant::now();
+        let cmd = if path.is_empty() {
+            "EXTENDCIRCUIT 0".to_string()
+        } else {
+            format!("EXTENDCIRCUIT 0 {}", path.join(","))
+        };
+        let reply = self.command(&cmd)?;
+        let id = reply[0]
+            .strip_prefix("250 EXTENDED ")
+            .ok_or_else(|| NetError(format!("EXTENDCIRCUIT reply {reply:?}")))?
+            .trim()
+            .to_string();
+        let deadline = t + timeout;
+        loop {
+            let ev = self.next_event(deadline)?;
+            let f: Vec<&str> = ev.split(' ').collect();
+            if f.len() < 3 || f[0] != "CIRC" || f[1] != id {
+                continue;
+            }
+            match f[2] {
+                "BUILT" => {
+                    return Ok(BuiltCircuit {
+                        id,
+                        took: t.elapsed(),
+                        path: f.get(3).unwrap_or(&"").to_string(),
+                    })
+                }
+                "FAILED" | "CLOSED" => return err(format!("circuit {id}: {ev}")),
+                _ => {}
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::ctor::tor_binary;
-use super::ctornet_io::{Control, NetError, NetResult};
+use super::ctornet_io::{socks5_http_get, Control, NetError, NetResult};
 
 /// Lines of each notice log shown on failure.
 pub(super) const TAIL_LINES: usize = 25;
@@ -257,7 +257,14 @@ impl Node {
     /// errors before its log is open).
     pub fn log_tail(&self, n: usize) -> String {
         let mut out = String::new();
-        for f in ["stdout.log", "notice.log"] {
+        // stdout.log matters only when tor failed before opening its log (torrc errors).
+        let notice_empty = fs::metadata(self.dir.join("notice.log")).map_or(true, |m| m.len() == 0);
+        let files: &[&str] = if notice_empty {
+            &["stdout.log"]
+        } else {
+            &["notice.log"]
+        };
+        for f in files {
             let s = fs::read_to_string(self.dir.join(f)).unwrap_or_default();
             let lines: Vec<&str> = s.lines().collect();
             let tail = &lines[lines.len().saturating_sub(n)..];
@@ -316,6 +323,53 @@ impl Node {
     /// `GETINFO status/bootstrap-phase` through the control port.
     pub fn bootstrap_phase(&self) -> NetResult<String> {
         self.control()?.getinfo("status/bootstrap-phase")
+    }
+
+    /// Fetches `http://127.0.0.1:port/url_path` through this client's SocksPort on a
+    /// circuit through exactly `path` (fingerprints or nicknames, guard first, exit last):
+    /// builds the circuit, sets `__LeaveStreamsUnattached 1` for the fetch and attaches
+    /// the SOCKS stream to the circuit (`ATTACHSTREAM`). One at a time per client.
+    pub fn socks_get_via(
+        &self,
+        path: &[&str],
+        port: u16,
+        url_path: &str,
+        timeout: Duration,
+    ) -> NetResult<(u16, Vec<u8>)> {
+        let socks = self
+            .socks_addr()
+            .ok_or_else(|| NetError(format!("{} has no SocksPort", self.name)))?;
+        let mut ctl = self.control()?;
+        let circ = ctl.build_circuit(path, timeout)?;
+        ctl.command("SETCONF __LeaveStreamsUnattached=1")?;
+        let url = url_path.to_string();
+        let fetch =
+            std::thread::spawn(move || socks5_http_get(socks, "127.0.0.1", port, &url, timeout));
+        let target = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + timeout;
+        let attached = loop {
+            let ev = match ctl.next_event(deadline) {
+                Ok(ev) => ev,
+                Err(e) => break Err(e),
+            };
+            let f: Vec<&str> = ev.split(' ').collect();
+            if f.len() >= 5 && f[0] == "STREAM" && f[2] == "NEW" && f[4] == target {
+                break ctl
+                    .command(&format!("ATTACHSTREAM {} {}", f[1], circ.id))
+                    .map(|_| ());
+            }
+        };
+        let _ = ctl.command("SETCONF __LeaveStreamsUnattached=0");
+        let fetched = fetch
+            .join()
+            .unwrap_or_else(|_| Err(NetError("fetch thread panicked".into())));
+        attached.map_err(|e| NetError(format!("attaching the stream to {circ:?}: {e}")))?;
+        fetched.map_err(|e| {
+            NetError(format!(
+                "fetch via {circ:?}: {e}\n{}",
+                self.log_tail(TAIL_LINES)
+            ))
+        })
     }
 }
 

@@ -172,38 +172,21 @@ fn measure_ctor(net: &mut CTorNet, o: &Opts) -> Result<Figures, String> {
     }
     let client = net.node(&last).ok_or("client vanished")?;
     let mut ctl = client.control().map_err(|e| e.0)?;
-    ctl.command("SETEVENTS CIRC").map_err(|e| e.0)?;
     let mut circuits = Vec::new();
     let mut failed = 0;
     while circuits.len() < o.circuits {
         if failed > o.circuits {
             return Err(format!("{failed} circuits failed"));
         }
-        let t = Instant::now();
-        let reply = ctl.command("EXTENDCIRCUIT 0").map_err(|e| e.0)?;
-        let id = reply[0]
-            .strip_prefix("250 EXTENDED ")
-            .ok_or(format!("EXTENDCIRCUIT reply {reply:?}"))?
-            .trim()
-            .to_string();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let built = loop {
-            let ev = ctl.next_event(deadline).map_err(|e| e.0)?;
-            let f: Vec<&str> = ev.split(' ').collect();
-            if f.len() < 3 || f[0] != "CIRC" || f[1] != id {
-                continue;
+        match ctl.build_circuit(&[], Duration::from_secs(60)) {
+            Ok(c) => {
+                circuits.push(c.took);
+                let _ = ctl.command(&format!("CLOSECIRCUIT {}", c.id));
             }
-            match f[2] {
-                "BUILT" => break true,
-                "FAILED" | "CLOSED" => break false,
-                _ => {}
+            Err(e) => {
+                eprintln!("  circuit failed: {e}");
+                failed += 1;
             }
-        };
-        if built {
-            circuits.push(t.elapsed());
-            let _ = ctl.command(&format!("CLOSECIRCUIT {id}"));
-        } else {
-            failed += 1;
         }
     }
     Ok(Figures {
