@@ -135,14 +135,27 @@ fn cached_authority_keys(index: usize, keys: &Path) -> Result<(), String> {
         let tmp = root.join(format!("new-{}-{n}", std::process::id()));
         fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
         tor_gencert(&tmp, None)?;
-        let _ = fs::remove_dir_all(&slot);
-        // Another process may have won the race: then its keys are used.
+        if slot.exists() {
+            // Stale: move it aside (one racer wins), then remove it.
+            let old = root.join(format!("old-{}-{n}", std::process::id()));
+            if fs::rename(&slot, &old).is_ok() {
+                let _ = fs::remove_dir_all(&old);
+            }
+        }
+        // Fails if another racer's keys are in place already: then those are used.
         if fs::rename(&tmp, &slot).is_err() {
             let _ = fs::remove_dir_all(&tmp);
         }
     }
-    for f in AUTH_KEY_FILES {
-        fs::copy(slot.join(f), keys.join(f)).map_err(|e| format!("copy cached {f}: {e}"))?;
+    let copied = AUTH_KEY_FILES
+        .iter()
+        .try_for_each(|f| fs::copy(slot.join(f), keys.join(f)).map(|_| ()));
+    if copied.is_err() {
+        // The entry was replaced under us (a stale one, by another process): own keys.
+        for f in AUTH_KEY_FILES {
+            let _ = fs::remove_file(keys.join(f));
+        }
+        tor_gencert(keys, None)?;
     }
     Ok(())
 }
