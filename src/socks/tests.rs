@@ -625,7 +625,8 @@ fn arb_target() -> impl Strategy<Value = TargetAddr> {
             "not an address",
             |(ls, p)| {
                 let d = ls.join(".");
-                (d.len() <= 255 && parse_ip_literal(&d).is_none()).then_some(TargetAddr::Domain(d, p))
+                (d.len() <= 255 && parse_ip_literal(&d).is_none())
+                    .then_some(TargetAddr::Domain(d, p))
             }
         ),
     ]
