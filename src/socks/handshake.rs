@@ -171,6 +171,9 @@ impl Handshake {
     }
 
     fn handle_inner(&mut self, buf: &[u8]) -> Result<Step, Rejection> {
+        if self.state == State::Done {
+            return Err(reject(Vec::new(), SocksError::Finished));
+        }
         let Some(first) = byte(buf, 0) else {
             return Ok(Step::NeedMore);
         };

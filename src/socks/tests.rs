@@ -342,6 +342,9 @@ fn finished_handshake_refuses_more() {
     assert!(matches!(hs.handle(&req), Ok(Step::Finished { .. })));
     assert_eq!(hs.handle(&req).unwrap_err().error, SocksError::Finished);
     assert_eq!(Handshake::default().handle(&[]), Ok(Step::NeedMore));
+    let mut done = Handshake::new();
+    let _ = done.handle(&[9]);
+    assert_eq!(done.handle(&[]).unwrap_err().error, SocksError::Finished);
 }
 
 #[test]
