@@ -260,7 +260,7 @@ fn path_ending_at<R: Rng + ?Sized>(
     last: &RelayInfo,
     needs_stable: bool,
 ) -> Result<Path, PathError> {
-    let (guard, managed) = guards.select(netdir, rng, now, &[last])?;
+    let (guard, managed) = guards.select(netdir, rng, now, &[last], needs_stable)?;
     let middle = choose_middle(netdir, rng, &[last, &guard], needs_stable)?;
     Ok(Path {
         hops: vec![guard, middle.clone(), last.clone()],

@@ -143,13 +143,15 @@ impl GuardMgr {
 
     /// Chooses the first hop of a circuit whose other hops include `exclude` (the guard
     /// must not be related to them). Returns the relay and whether it is a managed guard
-    /// (to report with `note_success` / `note_failure`).
+    /// (to report with `note_success` / `note_failure`). `needs_stable` matters only with
+    /// `UseEntryGuards 0` (sampled guards are always Stable).
     pub fn select<R: Rng + ?Sized>(
         &mut self,
         netdir: &NetDir,
         rng: &mut R,
         now: u64,
         exclude: &[&RelayInfo],
+        needs_stable: bool,
     ) -> Result<(RelayInfo, bool), GuardError> {
         if !self.config.use_entry_guards {
             let candidates: Vec<&RelayInfo> = netdir
@@ -157,6 +159,7 @@ impl GuardMgr {
                 .filter(|r| {
                     r.has(RelayFlags::GUARD)
                         && r.has(RelayFlags::FAST)
+                        && (!needs_stable || r.has(RelayFlags::STABLE))
                         && !r.has(RelayFlags::MIDDLE_ONLY)
                         && !exclude.iter().any(|o| related(netdir, r, o))
                 })
