@@ -402,7 +402,7 @@ fn sampling_follows_guard_weights() {
         assert_eq!(m.state().guards[10].rsa_id, nd.relays()[10].rsa_id);
     }
     assert_eq!(counts[10], 0);
-    let total: f64 = (1..=10).map(|i| f64::from(i)).sum();
+    let total: f64 = (1..=10).map(f64::from).sum();
     let expected: Vec<f64> = (1..=10)
         .map(|i| f64::from(i) / total)
         .chain([0.0])
