@@ -236,6 +236,8 @@ fn unlisted_guards_expire() {
     // Unlisted for 20 days: removed.
     m.update(&nd2, &mut rng, T0 + 20 * DAY);
     m.update(&nd2, &mut rng, T0 + 40 * DAY);
+    assert!(m.state().get(&gone).is_some(), "exactly 20 days: not yet");
+    m.update(&nd2, &mut rng, T0 + 40 * DAY + 1);
     assert!(m.state().get(&gone).is_none());
 }
 
