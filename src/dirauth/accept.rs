@@ -1,0 +1,1 @@
+//! Placeholder until the descriptor parser lands.
