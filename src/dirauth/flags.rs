@@ -344,7 +344,9 @@ fn nth<T: Copy + Ord>(v: &mut [T], n: usize) -> Option<T> {
 
 fn median_f(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
-    v.get((v.len().saturating_sub(1)) / 2).copied().unwrap_or(0.0)
+    v.get((v.len().saturating_sub(1)) / 2)
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// Computes the thresholds over the active relays (C tor
@@ -441,7 +443,11 @@ pub fn assign(
     // HSDir: C tor uses min(rephist uptime, real uptime) once it has run for
     // MinUptimeHidServDirectoryV2 * 1.1; before that the relay's own claim.
     let hs_uptime = if authority_uptime as f64 > opts.min_uptime_hsdir as f64 * 1.1 {
-        let seen_up = r.history.up_since.map(|s| now.saturating_sub(s)).unwrap_or(0);
+        let seen_up = r
+            .history
+            .up_since
+            .map(|s| now.saturating_sub(s))
+            .unwrap_or(0);
         seen_up.min(uptime)
     } else {
         uptime

@@ -5,13 +5,20 @@ fn parse_exit_policy(s: &str) -> Result<Vec<PolicyRule>, ()> {
     s.split(',')
         .map(|item| {
             let (act, rest) = item.trim().split_once(' ').ok_or(())?;
-            let action = if act == "accept" { PolicyAction::Accept } else { PolicyAction::Reject };
+            let action = if act == "accept" {
+                PolicyAction::Accept
+            } else {
+                PolicyAction::Reject
+            };
             let (a, ports) = rest.rsplit_once(':').ok_or(())?;
             let addr = if a == "*" {
                 PolicyAddr::Any
             } else {
                 let (ip, bits) = a.split_once('/').unwrap_or((a, "32"));
-                PolicyAddr::Net { addr: ip.parse().map_err(|_| ())?, prefix: bits.parse().map_err(|_| ())? }
+                PolicyAddr::Net {
+                    addr: ip.parse().map_err(|_| ())?,
+                    prefix: bits.parse().map_err(|_| ())?,
+                }
             };
             let (lo, hi) = if ports == "*" {
                 (1, 65535)
@@ -19,7 +26,12 @@ fn parse_exit_policy(s: &str) -> Result<Vec<PolicyRule>, ()> {
                 let (l, h) = ports.split_once('-').unwrap_or((ports, ports));
                 (l.parse().map_err(|_| ())?, h.parse().map_err(|_| ())?)
             };
-            Ok(PolicyRule { action, addr, port_lo: lo, port_hi: hi })
+            Ok(PolicyRule {
+                action,
+                addr,
+                port_lo: lo,
+                port_hi: hi,
+            })
         })
         .collect()
 }
@@ -27,11 +39,7 @@ fn parse_exit_policy(s: &str) -> Result<Vec<PolicyRule>, ()> {
 const NOW: u64 = 1_795_219_200;
 
 fn rec(n: u8, bw: u64, uptime: u64, exit: bool) -> RelayRecord {
-    let policy = if exit {
-        "accept *:*"
-    } else {
-        "reject *:*"
-    };
+    let policy = if exit { "accept *:*" } else { "reject *:*" };
     let mut h = History::new(NOW - 100);
     h.note_reachable(NOW - 50);
     h.note_reachable(NOW - 5);
@@ -57,12 +65,21 @@ fn general_exit_rules() {
     let p = |s: &str| parse_exit_policy(s).unwrap();
     assert!(is_general_exit(&p("accept *:*"), false));
     assert!(!is_general_exit(&p("accept *:80,reject *:*"), false));
-    assert!(is_general_exit(&p("accept *:80,accept *:443,reject *:*"), false));
+    assert!(is_general_exit(
+        &p("accept *:80,accept *:443,reject *:*"),
+        false
+    ));
     // Narrower than /8: not general.
-    assert!(!is_general_exit(&p("accept 1.2.0.0/16:*,reject *:*"), false));
+    assert!(!is_general_exit(
+        &p("accept 1.2.0.0/16:*,reject *:*"),
+        false
+    ));
     assert!(is_general_exit(&p("accept 1.0.0.0/8:*,reject *:*"), false));
     // 127/8 counts only in test networks.
-    assert!(!is_general_exit(&p("accept 127.0.0.0/8:*,reject *:*"), false));
+    assert!(!is_general_exit(
+        &p("accept 127.0.0.0/8:*,reject *:*"),
+        false
+    ));
     assert!(is_general_exit(&p("accept 127.0.0.0/8:*,reject *:*"), true));
     // A reject of every /8 first.
     assert!(!is_general_exit(&p("reject *:80,accept *:*"), false));

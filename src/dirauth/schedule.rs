@@ -148,13 +148,31 @@ mod tests {
 
     #[test]
     fn aligned() {
-        assert_eq!(start_of_interval_after(MIDNIGHT + 10, 300, 0), MIDNIGHT + 300);
-        assert_eq!(start_of_interval_after(MIDNIGHT + 300, 300, 0), MIDNIGHT + 600);
-        assert_eq!(start_of_interval_after(MIDNIGHT + 299, 300, 0), MIDNIGHT + 300);
-        assert_eq!(start_of_interval_after(MIDNIGHT + 10, 150, 0), MIDNIGHT + 150);
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 10, 300, 0),
+            MIDNIGHT + 300
+        );
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 300, 300, 0),
+            MIDNIGHT + 600
+        );
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 299, 300, 0),
+            MIDNIGHT + 300
+        );
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 10, 150, 0),
+            MIDNIGHT + 150
+        );
         // Offset 30: next slot start + 30, pulled back if a whole interval ahead.
-        assert_eq!(start_of_interval_after(MIDNIGHT + 10, 300, 30), MIDNIGHT + 30);
-        assert_eq!(start_of_interval_after(MIDNIGHT + 40, 300, 30), MIDNIGHT + 330);
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 10, 300, 30),
+            MIDNIGHT + 30
+        );
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 40, 300, 30),
+            MIDNIGHT + 330
+        );
     }
 
     #[test]
@@ -163,9 +181,18 @@ mod tests {
         // midnight, then pulled back one interval as it lies more than one ahead (C tor's
         // arithmetic exactly): 17 h.
         let h = 3600;
-        assert_eq!(start_of_interval_after(MIDNIGHT + 15 * h, 7 * h, 0), MIDNIGHT + 17 * h);
-        assert_eq!(start_of_interval_after(MIDNIGHT + 18 * h, 7 * h, 0), MIDNIGHT + 24 * h);
-        assert_eq!(start_of_interval_after(MIDNIGHT + 8 * h, 7 * h, 0), MIDNIGHT + 14 * h);
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 15 * h, 7 * h, 0),
+            MIDNIGHT + 17 * h
+        );
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 18 * h, 7 * h, 0),
+            MIDNIGHT + 24 * h
+        );
+        assert_eq!(
+            start_of_interval_after(MIDNIGHT + 8 * h, 7 * h, 0),
+            MIDNIGHT + 14 * h
+        );
     }
 
     #[test]

@@ -225,7 +225,11 @@ pub fn compute(t: &Totals, scale: i64) -> Option<Weights> {
                 w.wmd = 0;
                 w.wed = 0;
                 w.wmg = 0;
-                w.wme = if e < m { 0 } else { (scale * (e - m)) / (2 * e) };
+                w.wme = if e < m {
+                    0
+                } else {
+                    (scale * (e - m)) / (2 * e)
+                };
                 w.wee = scale - w.wme;
             } else {
                 w.case = "Case 3a (E scarce)";
@@ -234,7 +238,11 @@ pub fn compute(t: &Totals, scale: i64) -> Option<Weights> {
                 w.wmd = 0;
                 w.wgd = 0;
                 w.wme = 0;
-                w.wmg = if g < m { 0 } else { (scale * (g - m)) / (2 * g) };
+                w.wmg = if g < m {
+                    0
+                } else {
+                    (scale * (g - m)) / (2 * g)
+                };
                 w.wgg = scale - w.wmg;
             }
         } else {
@@ -307,10 +315,7 @@ mod tests {
         // Wed = 10000*(1000-4000+3000+1000)/3000 = 10000000/3000 = 3333
         // Wgg = 10000*4000/6000 = 6666, Wmg = 3334, Wmd = Wgd = (10000-3333)/2 = 3333.
         let w = compute(&t(3000, 1000, 2000, 1000), BW_WEIGHT_SCALE).unwrap();
-        assert_eq!(
-            w.case,
-            "Case 3be (E scarce, Wee=weight_scale, Wmd == Wgd)"
-        );
+        assert_eq!(w.case, "Case 3be (E scarce, Wee=weight_scale, Wmd == Wgd)");
         assert_eq!(
             (w.wgg, w.wgd, w.wmg, w.wme, w.wmd, w.wee, w.wed),
             (6666, 3333, 3334, 0, 3333, 10000, 3333)
