@@ -82,8 +82,8 @@ pub struct UploadFacts<'a> {
 }
 
 /// Parses the `Tor a.b.c[.d][-tag]` version of a platform string; `Ok(None)` for a
-/// nonstandard platform (one not starting with `Tor `).
-pub fn platform_version(platform: &str) -> Result<Option<[u32; 4]>, ()> {
+/// nonstandard platform (one not starting with `Tor `); the error is C tor's reply.
+pub fn platform_version(platform: &str) -> Result<Option<[u32; 4]>, &'static str> {
     let Some(rest) = platform.strip_prefix("Tor ") else {
         return Ok(None);
     };
@@ -91,14 +91,14 @@ pub fn platform_version(platform: &str) -> Result<Option<[u32; 4]>, ()> {
     let num = word.split('-').next().unwrap_or("");
     let parts: Vec<&str> = num.split('.').collect();
     if !(3..=4).contains(&parts.len()) {
-        return Err(());
+        return Err(MSG_PLATFORM);
     }
     let mut v = [0u32; 4];
     for (slot, p) in v.iter_mut().zip(&parts) {
         if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(());
+            return Err(MSG_PLATFORM);
         }
-        *slot = p.parse().map_err(|_| ())?;
+        *slot = p.parse().map_err(|_| MSG_PLATFORM)?;
     }
     Ok(Some(v))
 }
@@ -178,7 +178,7 @@ pub fn check(
     }
     if let Some(p) = f.platform {
         match platform_version(p) {
-            Err(()) => return Err(MSG_PLATFORM),
+            Err(m) => return Err(m),
             Ok(Some(v)) if v < [0, 4, 8, 0] => return Err(MSG_UPGRADE),
             Ok(_) => {}
         }
