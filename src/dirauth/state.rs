@@ -399,29 +399,24 @@ impl Authority {
         };
         let routers: Vec<RouterStatus> = statuses.iter().map(|(rs, _)| rs.clone()).collect();
         let listed = routers.len();
-        let mut make = |flavor: Flavor| -> Result<String, DocError> {
-            let b = ConsensusBuilder {
-                flavor,
-                valid_after: life.valid_after,
-                fresh_until: life.fresh_until,
-                valid_until: life.valid_until,
-                voting_delay: (
-                    u32::try_from(life.vote_delay).unwrap_or(u32::MAX),
-                    u32::try_from(life.dist_delay).unwrap_or(u32::MAX),
-                ),
-                known_flags: KNOWN_FLAGS.iter().map(|s| s.to_string()).collect(),
-                recommended_client_protocols: RECOMMENDED_CLIENT_PROTOCOLS.into(),
-                recommended_relay_protocols: RECOMMENDED_RELAY_PROTOCOLS.into(),
-                required_client_protocols: REQUIRED_CLIENT_PROTOCOLS.into(),
-                required_relay_protocols: REQUIRED_RELAY_PROTOCOLS.into(),
-                params: params.clone(),
-                shared_rand_previous: sr(&self.sr.previous),
-                shared_rand_current: sr(&self.sr.current),
-                sources: vec![source.clone()],
-                routers: routers.clone(),
-                bandwidth_weights: weights.clone(),
-                ..ConsensusBuilder::default()
-            };
+        let make = |flavor: Flavor| -> Result<String, DocError> {
+            let mut b =
+                ConsensusBuilder::new(flavor, life.valid_after, life.fresh_until, life.valid_until);
+            b.voting_delay = (
+                u32::try_from(life.vote_delay).unwrap_or(u32::MAX),
+                u32::try_from(life.dist_delay).unwrap_or(u32::MAX),
+            );
+            b.known_flags = KNOWN_FLAGS.iter().map(|s| s.to_string()).collect();
+            b.recommended_client_protocols = RECOMMENDED_CLIENT_PROTOCOLS.into();
+            b.recommended_relay_protocols = RECOMMENDED_RELAY_PROTOCOLS.into();
+            b.required_client_protocols = REQUIRED_CLIENT_PROTOCOLS.into();
+            b.required_relay_protocols = REQUIRED_RELAY_PROTOCOLS.into();
+            b.params = params.clone();
+            b.shared_rand_previous = sr(&self.sr.previous);
+            b.shared_rand_current = sr(&self.sr.current);
+            b.sources = vec![source.clone()];
+            b.routers = routers.clone();
+            b.bandwidth_weights = weights.clone();
             sign_consensus(&b.build_unsigned(), keys)
         };
         let microdesc = make(Flavor::Microdesc)?;

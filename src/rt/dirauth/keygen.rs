@@ -53,9 +53,10 @@ pub fn keys_dir(config: &RelayConfig) -> Result<PathBuf, KeygenError> {
         .ok_or_else(|| KeygenError::Config("an authority needs a DataDirectory".into()))
 }
 
-/// Whether all three authority files exist in `keys_dir`.
+/// Whether the files an authority runs with (signing key and certificate; the identity key
+/// may be kept offline, as with `tor-gencert`) exist in `keys_dir`.
 pub fn have_authority_keys(keys_dir: &Path) -> bool {
-    AUTHORITY_FILES.iter().all(|f| keys_dir.join(f).exists())
+    AUTHORITY_FILES[1..].iter().all(|f| keys_dir.join(f).exists())
 }
 
 /// Loads the authority keys, or explains which command makes them.
@@ -64,8 +65,7 @@ pub fn load_authority_keys(config: &RelayConfig) -> Result<AuthorityKeys, Keygen
     if !have_authority_keys(&dir) {
         return Err(KeygenError::Files {
             path: dir,
-            why: "no authority keys (authority_identity_key, authority_signing_key, \
-                  authority_certificate); run `oniongate-relay --keygen-authority -f <torrc>` first"
+            why: "no authority keys (authority_signing_key, authority_certificate); run `oniongate-relay --keygen-authority -f <torrc>` first"
                 .into(),
         });
     }

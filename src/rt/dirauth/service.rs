@@ -82,7 +82,7 @@ struct Inner {
 /// The authority service.
 pub struct AuthorityService {
     inner: Mutex<Inner>,
-    keys: AuthorityKeys,
+    keys: Arc<AuthorityKeys>,
     dir: Option<PrivateDir>,
     opts: ServiceOptions,
     kick: Notify,
@@ -112,7 +112,7 @@ impl AuthorityService {
     /// its tasks on the current tokio runtime.
     pub fn start(
         cfg: AuthorityConfig,
-        keys: AuthorityKeys,
+        keys: Arc<AuthorityKeys>,
         data_dir: Option<PathBuf>,
         opts: ServiceOptions,
     ) -> std::io::Result<Arc<AuthorityService>> {
