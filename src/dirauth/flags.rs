@@ -119,6 +119,8 @@ pub struct History {
     pub up_since: Option<u64>,
     /// Seconds the relay was observed up, closed runs only.
     pub up_total: u64,
+    /// Last test, successful or not.
+    pub last_tested: Option<u64>,
 }
 
 impl History {
@@ -132,6 +134,7 @@ impl History {
 
     /// Records a successful test.
     pub fn note_reachable(&mut self, now: u64) {
+        self.last_tested = Some(now);
         self.last_reachable = Some(now);
         if self.up_since.is_none() {
             self.up_since = Some(now);
@@ -140,6 +143,7 @@ impl History {
 
     /// Records a failed test.
     pub fn note_unreachable(&mut self, now: u64) {
+        self.last_tested = Some(now);
         if let Some(s) = self.up_since.take() {
             let end = self.last_reachable.unwrap_or(s).max(s).min(now);
             self.up_total += end - s;

@@ -268,9 +268,7 @@ impl Authority {
     /// Whether every known relay other than this one has been tested at least once.
     pub fn all_tested(&self) -> bool {
         self.relays.values().all(|k| {
-            k.desc.rsa_id == self.cfg.my_rsa_id
-                || k.history.last_reachable.is_some()
-                || k.history.up_total > 0
+            k.desc.rsa_id == self.cfg.my_rsa_id || k.history.last_tested.is_some()
         })
     }
 

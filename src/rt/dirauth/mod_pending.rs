@@ -57,3 +57,10 @@ pub fn authority_config(
         params: d.consensus_params.clone(),
     }
 }
+
+/// The service options from the configuration.
+pub fn service_options(config: &RelayConfig) -> ServiceOptions {
+    let mut o = ServiceOptions::for_network(config.common.testing_tor_network);
+    o.test_reachability = config.dirauth.test_reachability.unwrap_or(true);
+    o
+}
