@@ -328,11 +328,7 @@ impl Authority {
                 continue;
             }
             let d = &k.desc;
-            let version = d
-                .platform
-                .as_deref()
-                .filter(|p| p.starts_with("Tor "))
-                .map(|p| p.split(' ').take(2).collect::<Vec<_>>().join(" "));
+            let version = d.platform.as_deref().and_then(version_from_platform);
             out.push((
                 RouterStatus {
                     nickname: d.nickname.clone(),
@@ -426,4 +422,16 @@ impl Authority {
             listed,
         })
     }
+}
+
+/// The `v` line of a platform (C tor `version_from_platform`): `Tor <version>` (with a
+/// following ` (r...)` word), only for `Tor ` platforms with something after the version.
+pub fn version_from_platform(platform: &str) -> Option<String> {
+    let rest = platform.strip_prefix("Tor ")?;
+    let mut end = 4 + rest.find(char::is_whitespace)?;
+    if platform.get(end..)?.starts_with(" (r") {
+        let after = platform.get(end + 1..)?;
+        end = end + 1 + after.find(char::is_whitespace)?;
+    }
+    platform.get(..end).map(str::to_string)
 }
