@@ -186,6 +186,9 @@ impl Authority {
 
     /// Adds one descriptor; `Ok(None)` when it changes nothing.
     fn add_one(&mut self, text: &str, now: u64) -> Result<Option<RsaIdentity>, String> {
+        if text.len() > accept::MAX_DESCRIPTOR_UPLOAD_SIZE {
+            return Err(accept::MSG_TOO_LARGE.into());
+        }
         let desc = RouterDescriptor::parse(text, now)
             .map_err(|e| format!("Couldn't parse router descriptor: {e}"))?;
         if desc.tap_onion_key.is_none() {
