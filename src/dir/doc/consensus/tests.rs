@@ -276,3 +276,12 @@ fn caps_are_enforced() {
     assert!(e.to_string().contains("bytes"), "{e}");
     assert_eq!(MAX_ROUTERS, 100_000);
 }
+
+#[test]
+fn router_cap_is_enforced() {
+    let a = auth(1);
+    let text = sign_consensus(&builder(Flavor::Ns, &[&a]).build_unsigned(), &a).unwrap();
+    assert_eq!(parse::parse_capped(&text, 5).unwrap().routers.len(), 5);
+    let e = parse::parse_capped(&text, 4).unwrap_err();
+    assert!(e.to_string().contains("more than 4 routers"), "{e}");
+}
