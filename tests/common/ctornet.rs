@@ -267,7 +267,7 @@ impl CTorNet {
     /// Waits until every process of `role` listens on its ports (and relays have their
     /// fingerprint file).
     pub(super) fn wait_listening(&mut self, role: Role) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(90);
         for i in 0..self.nodes.len() {
             if self.nodes[i].role != role {
                 continue;
@@ -317,7 +317,7 @@ impl CTorNet {
         if auths.is_empty() {
             return Ok(());
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let least = auths
                 .iter()

@@ -265,7 +265,7 @@ impl CTorNetBuilder {
         net.sync_first_vote(first_boundary)
             .map_err(|e| Launch::Fatal(e.0))?;
         if self.client {
-            net.prepare_for_clients(Duration::from_secs(u64::from(VOTING_INTERVAL) * 3 + 20))
+            net.prepare_for_clients(Duration::from_secs(u64::from(VOTING_INTERVAL) * 12))
                 .map_err(|e| Launch::Fatal(e.0))?;
             net.add_client(&[]).map_err(|e| Launch::Retry(e.0))?;
         }
