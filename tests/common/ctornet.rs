@@ -368,12 +368,15 @@ impl CTorNet {
         Ok(())
     }
 
-    /// Waits for a consensus listing every authority and relay, sends SIGHUP to the relays
-    /// (they back off after 404s before the first consensus) and waits (≤ 10 s) until each
-    /// caches every microdescriptor: a client started then bootstraps at once.
+    /// Waits for a consensus listing every C tor authority and relay, sends SIGHUP to the
+    /// relays (they back off after 404s before the first consensus) and waits (≤ 10 s) until
+    /// each caches the microdescriptor of every router in that consensus (ours too, if
+    /// listed): a client started then bootstraps at once. Call it again after our routers
+    /// joined (see [`CTorNet::wait_for_relay`]) before starting a client that must use them.
     pub fn prepare_for_clients(&self, timeout: Duration) -> NetResult<()> {
-        let want = self.authorities().count() + self.relays().count();
-        self.wait_for_consensus(want, timeout)?;
+        let c_routers = self.authorities().count() + self.relays().count();
+        let consensus = self.wait_for_consensus(c_routers, timeout)?;
+        let want = consensus.routers.len();
         self.mark("full consensus");
         for r in self.relays() {
             r.hup();
