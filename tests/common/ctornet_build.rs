@@ -51,7 +51,9 @@ impl CTorNetBuilder {
         self
     }
 
-    /// An extra torrc line for every process of `role`.
+    /// An extra torrc line for every process of `role` (`Role::Relay` is the non-exit
+    /// relays only). Extra lines come after the harness's own: a single-value option given
+    /// again replaces the harness's value, a list option (e.g. `ExitPolicy`) is extended.
     pub fn torrc(mut self, role: Role, line: &str) -> Self {
         self.extra.push((Some(role), line.to_string()));
         self
