@@ -28,6 +28,7 @@ use std::sync::Arc;
 pub mod cli;
 mod daemon;
 mod dirauth;
+mod dirauth_opts;
 mod include;
 pub mod keys;
 mod lexer;
@@ -39,6 +40,7 @@ pub use daemon::{
     merge, ClientConfig, CommonConfig, DaemonConfig, OnionServiceConfig, RelayConfig, ServiceConfig,
 };
 pub use dirauth::DirAuthority;
+pub use dirauth_opts::DirAuthOptions;
 pub use include::{read_torrc, FsIncludes};
 pub use keys::Daemon;
 pub use lexer::{
