@@ -132,7 +132,9 @@ fn builder() -> impl Strategy<Value = ConsensusBuilder> {
             bld.required_client_protocols = protos[2].clone();
             bld.required_relay_protocols = protos[3].clone();
             bld.params = params;
-            let sr = |x: Option<(u32, [u8; 32])>| x.map(|(reveals, value)| SharedRandom { reveals, value });
+            let sr = |x: Option<(u32, [u8; 32])>| {
+                x.map(|(reveals, value)| SharedRandom { reveals, value })
+            };
             bld.shared_rand_previous = sr(srp);
             bld.shared_rand_current = sr(src);
             for (i, a) in auths().iter().enumerate() {
@@ -149,7 +151,10 @@ fn builder() -> impl Strategy<Value = ConsensusBuilder> {
                 });
             }
             let mut seen = std::collections::BTreeSet::new();
-            bld.routers = routers.into_iter().filter(|r| seen.insert(r.rsa_id)).collect();
+            bld.routers = routers
+                .into_iter()
+                .filter(|r| seen.insert(r.rsa_id))
+                .collect();
             bld.bandwidth_weights = weights;
             bld
         })

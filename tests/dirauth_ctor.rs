@@ -25,7 +25,10 @@ use oniongate::rt::relay::{Relay, RelayOptions};
 use oniongate::rt::relay_keys::RelayKeyDir;
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn config(text: &str) -> RelayConfig {
@@ -53,7 +56,12 @@ async fn ctor_relays_and_client_bootstrap_from_our_authority() {
     let keys = Arc::new(load_authority_keys(&cfg).unwrap());
     let relay_keys = RelayKeyDir::open(&data)
         .unwrap()
-        .load_or_create("ourauth", KeyPolicy::default(), SystemTime::now(), &mut rand::rngs::OsRng)
+        .load_or_create(
+            "ourauth",
+            KeyPolicy::default(),
+            SystemTime::now(),
+            &mut rand::rngs::OsRng,
+        )
         .unwrap();
     let svc = AuthorityService::start(
         authority_config(&cfg, relay_keys.rsa_id(), or_port, dir_port),
@@ -81,7 +89,11 @@ async fn ctor_relays_and_client_bootstrap_from_our_authority() {
             platform: format!("Oniongate {} on Linux", oniongate::VERSION),
             published: now() - 1,
             uptime: 0,
-            bandwidth: Bandwidth { average: 1 << 20, burst: 1 << 21, observed: 1 << 19 },
+            bandwidth: Bandwidth {
+                average: 1 << 20,
+                burst: 1 << 21,
+                observed: 1 << 19,
+            },
             contact: Some("test".into()),
             family: Vec::new(),
             exit_policy: vec![oniongate::config::PolicyRule {
