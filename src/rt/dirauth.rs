@@ -5,12 +5,14 @@
 //! `--keygen-authority` command ([`keygen`]). The decisions are in [`crate::dirauth`].
 
 pub mod keygen;
+pub mod own;
 pub mod service;
 pub mod source;
 
 use std::net::Ipv4Addr;
 
 pub use keygen::{keygen_authority, load_authority_keys, KeygenError};
+pub use own::{own_descriptor, start_authority_relay, AuthorityRelay};
 pub use service::{AuthorityService, Published, ServiceOptions};
 pub use source::AuthoritySource;
 

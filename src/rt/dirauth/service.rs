@@ -150,6 +150,12 @@ impl AuthorityService {
         let _ = self.stop.send(true);
     }
 
+    /// Resolves once [`AuthorityService::stop`] was called.
+    pub async fn wait_stopped(&self) {
+        let mut rx = self.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
     async fn stop_on<F, Fut>(self: Arc<Self>, f: F)
     where
         F: FnOnce(Arc<Self>) -> Fut,
