@@ -92,7 +92,11 @@ pub struct DescriptorParams {
     /// `MyFamily` members as configured (`$HEX`, `$HEX=nick`, or nicknames).
     pub family: Vec<String>,
     /// The exit policy, already expanded; IPv4 rules become the `accept`/`reject` lines (a
-    /// final `reject *:*` is added if missing), IPv6 ones the `ipv6-policy` summary.
+    /// final `reject *:*` is added if missing; nothing after a full IPv4 reject is written),
+    /// IPv6 ones the `ipv6-policy` summary (written unless it is `reject 1-65535`). A `*` rule
+    /// ([`crate::config::PolicyAddr::Any`]) counts for both families, so a relay without
+    /// `IPv6Exit` should pass [`crate::config::PolicyAddr::AnyV4`] instead (C tor publishes
+    /// no `ipv6-policy` then).
     pub exit_policy: Vec<PolicyRule>,
     /// Whether to publish `tunnelled-dir-server` (we answer BEGIN_DIR).
     pub tunnelled_dir_server: bool,

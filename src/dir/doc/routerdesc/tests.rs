@@ -414,3 +414,53 @@ fn errors_are_doc_errors() {
     let e = RouterDescriptor::parse("router a 1.2.3.4 1 0 0\n", T0).unwrap_err();
     assert!(matches!(e, DocError::Missing(_)));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    #[test]
+    fn random_params_round_trip(
+        nick in "[A-Za-z0-9]{1,19}",
+        ip in proptest::num::u32::ANY,
+        or_port in 1u16..,
+        dir_port in proptest::num::u16::ANY,
+        bw in (proptest::num::u32::ANY, proptest::num::u32::ANY, proptest::num::u32::ANY),
+        uptime in proptest::num::u32::ANY,
+        ports in proptest::collection::vec((1u16.., 0u16..300, proptest::bool::ANY), 0..12),
+        fam in proptest::collection::vec("[A-Za-z0-9]{1,19}", 0..4),
+        flags in (proptest::bool::ANY, proptest::bool::ANY),
+    ) {
+        let mut p = params();
+        p.nickname = nick;
+        p.ipv4 = Ipv4Addr::from(ip);
+        p.or_port = or_port;
+        p.dir_port = dir_port;
+        p.bandwidth = Bandwidth { average: bw.0.into(), burst: bw.1.into(), observed: bw.2.into() };
+        p.uptime = uptime.into();
+        p.family = fam;
+        p.tunnelled_dir_server = flags.0;
+        p.hidden_service_dir = flags.1;
+        p.exit_policy = ports
+            .iter()
+            .map(|&(lo, span, acc)| {
+                let hi = lo.saturating_add(span);
+                let action = if acc { PolicyAction::Accept } else { PolicyAction::Reject };
+                rule(action, PolicyAddr::Any, lo, hi)
+            })
+            .collect();
+        let text = build_descriptor(keys(), &p).unwrap();
+        let d = RouterDescriptor::parse(&text, T0).unwrap();
+        proptest::prop_assert_eq!(&d.nickname, &p.nickname);
+        proptest::prop_assert_eq!(d.ipv4, p.ipv4);
+        proptest::prop_assert_eq!((d.or_port, d.dir_port), (p.or_port, p.dir_port));
+        proptest::prop_assert_eq!(d.bandwidth, p.bandwidth);
+        proptest::prop_assert_eq!(d.uptime, Some(p.uptime));
+        proptest::prop_assert_eq!(&d.family, &p.family);
+        proptest::prop_assert_eq!(d.tunnelled_dir_server, p.tunnelled_dir_server);
+        proptest::prop_assert_eq!(d.hidden_service_dir, p.hidden_service_dir);
+        // The parsed IPv4 policy summarises as the one we built from.
+        let ours = crate::dir::doc::policy::summarize(&p.exit_policy);
+        proptest::prop_assert_eq!(crate::dir::doc::policy::summarize(&d.exit_policy), ours);
+        let v6 = crate::dir::doc::policy::summarize_v6(&p.exit_policy);
+        proptest::prop_assert_eq!(d.ipv6_policy.unwrap_or_else(PortSummary::reject_all), v6);
+    }
+}
