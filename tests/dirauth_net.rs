@@ -189,8 +189,13 @@ async fn authority_with_three_relays() {
     let net = start_net().await;
     for (name, r) in &net.relays {
         let d = descriptor(&net.dir, name, r, "Tor 0.4.9.11 on Linux");
+        // C tor posts its extra-info document in the same body, after the descriptor.
+        let with_extra = format!(
+            "{d}extra-info {name} {}\npublished 2026-01-01 00:00:00\n",
+            "A".repeat(40)
+        );
         assert_eq!(
-            post(net.dirport, &d).await,
+            post(net.dirport, &with_extra).await,
             (200, "Descriptor accepted".into())
         );
         // The same one again changes nothing: still 200, C tor's text.

@@ -167,8 +167,23 @@ impl Authority {
         if text.starts_with('\u{feff}') {
             return reject(accept::MSG_UTF8);
         }
-        let pieces = split_descriptors(text);
+        // C tor relays post their extra-info document after the descriptor, in the same
+        // body; it is cut off (this authority does not serve extra-info).
+        let pieces: Vec<&str> = split_descriptors(text)
+            .into_iter()
+            .map(|p| match p.find("\nextra-info ") {
+                Some(i) => p.get(..=i).unwrap_or(p),
+                None => p,
+            })
+            .collect();
         if pieces.is_empty() {
+            if text.starts_with("extra-info ") {
+                return UploadReply {
+                    status: 200,
+                    message: accept::MSG_ACCEPTED.to_string(),
+                    added: Vec::new(),
+                };
+            }
             return reject(accept::MSG_NONE);
         }
         let mut reply = UploadReply {

@@ -78,7 +78,15 @@ pub fn descriptor_policy(config: &RelayConfig, my_ip: Ipv4Addr) -> Vec<PolicyRul
                 .exit_policy
                 .iter()
                 .filter(|r| !matches!(r.addr, PolicyAddr::AnyV6 | PolicyAddr::Private))
-                .filter(|r| !matches!(r.addr, PolicyAddr::Net { addr: IpAddr::V6(_), .. }))
+                .filter(|r| {
+                    !matches!(
+                        r.addr,
+                        PolicyAddr::Net {
+                            addr: IpAddr::V6(_),
+                            ..
+                        }
+                    )
+                })
                 .copied(),
         );
     }
