@@ -88,9 +88,11 @@ struct Net {
 }
 
 fn auth_config(auth_relay: &RelayHandle) -> AuthorityConfig {
-    let mut d = DirAuthOptions::default();
-    d.vote_guard = RouterSet::parse("*").unwrap();
-    d.vote_hsdir = RouterSet::parse("*").unwrap();
+    let d = DirAuthOptions {
+        vote_guard: RouterSet::parse("*").unwrap(),
+        vote_hsdir: RouterSet::parse("*").unwrap(),
+        ..Default::default()
+    };
     AuthorityConfig {
         nickname: "auth".into(),
         my_rsa_id: auth_relay.rsa_id(),
