@@ -208,6 +208,9 @@ async fn authority_with_three_relays() {
     let text =
         String::from_utf8(fetch(net.dirport, "/tor/status-vote/current/consensus-microdesc").await)
             .unwrap();
+    if std::env::var_os("DIRAUTH_SHOW").is_some() {
+        eprintln!("{text}");
+    }
     let c = Consensus::parse(&text).unwrap();
     let certs = oniongate::dir::doc::authcert::AuthCert::parse_many(
         &String::from_utf8(fetch(net.dirport, "/tor/keys/all").await).unwrap(),
