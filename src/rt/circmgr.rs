@@ -24,7 +24,8 @@
 //! - **Directory circuits** are one hop, keyed with CREATE_FAST as C tor does
 //!   ([`CircMgr::dir_circuit`]).
 //! - **Streams**: [`CircMgr::connect`] (BEGIN; one retry on a new circuit when the exit
-//!   refuses by policy or the circuit dies), [`CircMgr::resolve`] (RELAY_RESOLVE).
+//!   refuses by policy or the circuit dies), [`CircMgr::resolve`] and [`CircMgr::resolve_ptr`] (RELAY_RESOLVE;
+//!   `rt::client::Circuit::resolve_ptr` was added for the latter).
 //!
 //! Deliberately not here: onion-service circuits, conflux, circuit padding, and
 //! `LearnCircuitBuildTimeout`'s network-liveness tracking.
@@ -312,6 +313,17 @@ impl<K: Clone + Eq + Hash + Debug + Send + Sync + 'static> CircMgr<K> {
     pub async fn resolve(&self, host: &str, key: &K) -> Result<Vec<IpAddr>, CircMgrError> {
         let circ = self.exit_circuit(None, key).await?;
         circ.resolve(host).await.map_err(|e| {
+            if matches!(e, client::Error::Closed(_)) {
+                self.forget(&circ);
+            }
+            CircMgrError::Stream(e)
+        })
+    }
+
+    /// Reverse-resolves `addr` at an exit (RELAY_RESOLVE of its `in-addr.arpa` name).
+    pub async fn resolve_ptr(&self, addr: IpAddr, key: &K) -> Result<Vec<String>, CircMgrError> {
+        let circ = self.exit_circuit(None, key).await?;
+        circ.resolve_ptr(addr).await.map_err(|e| {
             if matches!(e, client::Error::Closed(_)) {
                 self.forget(&circ);
             }
