@@ -15,8 +15,13 @@
 //! - key rotation: sleeps until the keys' next rotation, rotates, and swaps the TLS
 //!   configuration, link identity and onion keys used from then on.
 //!
-//! Deliberately not here: the directory (no descriptor is published; BEGIN_DIR gets END
-//! NOTDIRECTORY), DoS heuristics beyond the circuit layer's caps and the queue bounds.
+//! - directory: with `DirCache 1` and [`RelayOptions::dir_source`], BEGIN_DIR streams
+//!   are answered from the source (`exit::run_dir_stream`, [`super::dirserve`]) and each
+//!   `DirPort` gets a listener ([`super::dirserve::run_dirport`]); otherwise BEGIN_DIR gets
+//!   END NOTDIRECTORY.
+//!
+//! Deliberately not here: descriptor publication ([`super::publish`]), DoS heuristics
+//! beyond the circuit layer's caps and the queue bounds.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
@@ -32,6 +37,7 @@ use super::tls;
 use crate::channel::LinkIdentity;
 use crate::circuit::{CircuitConfig, ExitPolicy, OnionKeys};
 use crate::config::RelayConfig;
+use crate::dir::serve::DirSource;
 use crate::crypto::ll::X25519Public;
 use crate::ids::{Ed25519Identity, RsaIdentity};
 use crate::keys::{KeyPolicy, RelayKeys};
@@ -68,7 +74,7 @@ pub enum RelayError {
 }
 
 /// Runtime knobs that are not torrc options (tests and benchmarks set them).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RelayOptions {
     /// Cells a channel's outgoing queue holds before the channel is closed.
     pub channel_queue_cells: usize,
@@ -82,6 +88,24 @@ pub struct RelayOptions {
     pub exit_policy: Option<ExitPolicy>,
     /// Key lifetimes.
     pub key_policy: KeyPolicy,
+    /// What BEGIN_DIR streams and DirPorts serve. With `DirCache 1` and a source, the
+    /// relay answers BEGIN_DIR from it and listens on its `DirPort`s; without one, BEGIN_DIR
+    /// gets END NOTDIRECTORY and no DirPort is opened.
+    pub dir_source: Option<Arc<dyn DirSource>>,
+}
+
+impl std::fmt::Debug for RelayOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayOptions")
+            .field("channel_queue_cells", &self.channel_queue_cells)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("handshake_workers", &self.handshake_workers)
+            .field("extend_allow_private", &self.extend_allow_private)
+            .field("exit_policy", &self.exit_policy)
+            .field("key_policy", &self.key_policy)
+            .field("dir_source", &self.dir_source.is_some())
+            .finish()
+    }
 }
 
 impl Default for RelayOptions {
@@ -93,6 +117,7 @@ impl Default for RelayOptions {
             extend_allow_private: None,
             exit_policy: None,
             key_policy: KeyPolicy::default(),
+            dir_source: None,
         }
     }
 }
@@ -158,6 +183,7 @@ impl Shared {
 /// A running relay.
 pub struct RelayHandle {
     addrs: Vec<SocketAddr>,
+    dir_addrs: Vec<SocketAddr>,
     rsa_id: RsaIdentity,
     ed_id: Ed25519Identity,
     ntor_onion_key: X25519Public,
@@ -180,6 +206,11 @@ impl RelayHandle {
     /// The bound ORPort addresses.
     pub fn or_addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// The bound DirPort addresses (none without `DirCache 1` and a directory source).
+    pub fn dir_addrs(&self) -> &[SocketAddr] {
+        &self.dir_addrs
     }
 
     /// The relay's RSA identity (its fingerprint).
@@ -315,7 +346,29 @@ impl Relay {
             .exit_policy
             .clone()
             .unwrap_or_else(|| ExitPolicy::from_config(&config));
-        ccfg.dir_cache = false;
+        let dir_source = opts.dir_source.clone().filter(|_| config.dir_cache);
+        ccfg.dir_cache = dir_source.is_some();
+        let mut dir_listeners = Vec::new();
+        for p in config.dir_ports.iter().filter(|p| !p.flags.no_listen) {
+            let Some(addr) = p.addr.socket_addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) else {
+                continue;
+            };
+            if dir_source.is_none() {
+                tracing::warn!(%addr, "DirPort configured without DirCache or a directory source; not listening");
+                continue;
+            }
+            match bind_listener(addr) {
+                Ok(l) => dir_listeners.push(l),
+                Err(source) if addr.is_ipv6() => {
+                    tracing::warn!(%addr, error = %source, "cannot listen; skipping this DirPort");
+                }
+                Err(source) => return Err(RelayError::Bind { addr, source }),
+            }
+        }
+        let dir_addrs: Vec<SocketAddr> = dir_listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
 
         let (stop, shutdown) = watch::channel(false);
         let tasks = Arc::new(());
@@ -330,6 +383,7 @@ impl Relay {
         let events = reactor::spawn(shared.clone(), ccfg);
         let handle = RelayHandle {
             addrs: addrs.clone(),
+            dir_addrs,
             rsa_id: keys.rsa_id(),
             ed_id: keys.ed_id(),
             ntor_onion_key: X25519Public::from(keys.ntor_onion_secret()),
@@ -347,6 +401,12 @@ impl Relay {
         for l in listeners {
             let (shared2, events2) = (shared.clone(), events.clone());
             shared.spawn(chan::accept_loop(l, shared2, events2));
+        }
+        if let Some(src) = dir_source {
+            for l in dir_listeners {
+                let opts = super::dirserve::ServeOptions::default();
+                shared.spawn(super::dirserve::run_dirport(l, src.clone(), opts));
+            }
         }
         let shared2 = shared.clone();
         shared.spawn(rotation_loop(dir, keys, shared2));

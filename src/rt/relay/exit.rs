@@ -1,4 +1,5 @@
-//! Exit streams: one task per stream owning its TCP socket, and DNS look-ups.
+//! Exit streams: one task per stream owning its TCP socket (or, for BEGIN_DIR, a pipe to
+//! the directory server), and DNS look-ups.
 //!
 //! Backpressure: the task reads one chunk, hands it to the reactor, and reads again only
 //! when the reactor has packaged all of it ([`StreamCmd::ReadMore`]), which happens only
@@ -49,7 +50,7 @@ fn end_reason_of(e: &std::io::Error) -> EndReason {
 pub(crate) async fn run_stream(
     stream: StreamRef,
     addr: SocketAddr,
-    mut rx: mpsc::UnboundedReceiver<StreamCmd>,
+    rx: mpsc::UnboundedReceiver<StreamCmd>,
     events: mpsc::Sender<Event>,
 ) {
     let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
@@ -72,7 +73,43 @@ pub(crate) async fn run_stream(
     if events.send(Event::Connected(stream, Ok(()))).await.is_err() {
         return;
     }
-    let (mut rd, mut wr) = tcp.into_split();
+    pump(stream, tcp, rx, events).await;
+}
+
+/// A BEGIN_DIR stream: reports it connected at once, then moves bytes between the circuit
+/// and an in-memory pipe whose other end [`crate::rt::dirserve::serve_stream`] answers from
+/// `source` (one request, then the pipe closes and the stream ends with DONE).
+pub(crate) async fn run_dir_stream(
+    stream: StreamRef,
+    source: std::sync::Arc<dyn crate::dir::serve::DirSource>,
+    rx: mpsc::UnboundedReceiver<StreamCmd>,
+    events: mpsc::Sender<Event>,
+) {
+    if events.send(Event::Connected(stream, Ok(()))).await.is_err() {
+        return;
+    }
+    let (ours, theirs) = tokio::io::duplex(READ_CHUNK * 4);
+    let opts = crate::rt::dirserve::ServeOptions::default();
+    let server = async move {
+        if let Err(e) = crate::rt::dirserve::serve_stream(theirs, source, None, &opts).await {
+            tracing::debug!(error = %e, "BEGIN_DIR request not answered");
+        }
+    };
+    // The server's end closes when it has answered; the pump then reads EOF and ends the
+    // stream. The pump ending first (circuit gone) drops the pipe, ending the server.
+    tokio::join!(server, pump(stream, ours, rx, events));
+}
+
+/// Moves bytes both ways between a connected stream and `io` until either side ends.
+async fn pump<S>(
+    stream: StreamRef,
+    io: S,
+    mut rx: mpsc::UnboundedReceiver<StreamCmd>,
+    events: mpsc::Sender<Event>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send,
+{
+    let (mut rd, mut wr) = tokio::io::split(io);
     // Writes go through their own queue and future, so that a peer that is slow to read
     // never stops us reading (and the reverse): each direction has its own backpressure.
     let (wtx, mut wrx) = mpsc::unbounded_channel::<Bytes>();

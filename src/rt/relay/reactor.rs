@@ -297,8 +297,25 @@ impl Reactor {
                     ));
                 }
                 StreamTarget::Dir => {
-                    self.rc
-                        .connect_done(stream, Err(EndReason::NOTDIRECTORY), &mut self.rng);
+                    let Some(source) = self.shared.opts.dir_source.clone() else {
+                        self.rc
+                            .connect_done(stream, Err(EndReason::NOTDIRECTORY), &mut self.rng);
+                        return;
+                    };
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    self.streams.insert(
+                        stream,
+                        StreamEntry {
+                            tx,
+                            pending: Bytes::new(),
+                        },
+                    );
+                    let events = self.events.clone();
+                    let span = tracing::debug_span!("dirstream", ?stream);
+                    self.shared.spawn(super::in_span(
+                        span,
+                        exit::run_dir_stream(stream, source, rx, events),
+                    ));
                 }
             },
             StreamAction::Write { stream, data } => {
