@@ -38,6 +38,7 @@ mod value;
 pub use daemon::{
     merge, ClientConfig, CommonConfig, DaemonConfig, OnionServiceConfig, RelayConfig, ServiceConfig,
 };
+pub(crate) use dirauth::parse_dir_authority;
 pub use dirauth::DirAuthority;
 pub use include::{read_torrc, FsIncludes};
 pub use keys::Daemon;

@@ -548,7 +548,7 @@ impl<K: Clone + Eq + Hash + Debug + Send + Sync + 'static> CircMgr<K> {
                 Ok(Ok(c)) => c,
                 Ok(Err(e)) => {
                     self.inner.paths.note_first_hop(&guard.rsa_id, false);
-                    tracing::info!("circuit build: first hop failed: {e}");
+                    tracing::debug!("circuit build: first hop failed: {e}");
                     last = Some(e);
                     continue;
                 }
@@ -578,12 +578,12 @@ impl<K: Clone + Eq + Hash + Debug + Send + Sync + 'static> CircMgr<K> {
                 }
                 Ok(Err(e)) => {
                     circ.close();
-                    tracing::info!("circuit build failed: {e}");
+                    tracing::debug!("circuit build failed: {e}");
                     last = Some(e);
                 }
                 Err(_) => {
                     circ.close();
-                    tracing::info!("circuit build timed out after {timeout:?}");
+                    tracing::debug!("circuit build timed out after {timeout:?}");
                     last = Some(client::Error::BuildTimeout);
                 }
             }
