@@ -138,4 +138,8 @@ pub fn as_map(r: &Record) -> BTreeMap<String, String> {
 }
 
 pub mod ctor;
+pub mod ctornet;
+pub mod ctornet_build;
+pub mod ctornet_io;
+pub mod ctornet_node;
 pub mod link;
