@@ -70,6 +70,8 @@ pub(crate) struct Shared {
     progress: watch::Sender<Progress>,
     data_dir: Option<PathBuf>,
     shutdown: watch::Sender<bool>,
+    /// Consensus fetches started (for tests of the cache).
+    consensus_fetches: std::sync::atomic::AtomicU64,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -161,6 +163,7 @@ impl TorClient {
             progress,
             data_dir,
             shutdown,
+            consensus_fetches: Default::default(),
         });
         let tasks = vec![
             tokio::spawn(dirtask::run(shared.clone(), shared.shutdown.subscribe())),
@@ -262,6 +265,13 @@ impl TorClientHandle {
     /// Whether a consensus is loaded, and its valid-after time.
     pub fn consensus_valid_after(&self) -> Option<u64> {
         lock(&self.shared.dirmgr).consensus().map(|c| c.valid_after)
+    }
+
+    /// Consensus fetches started since the client started.
+    pub fn consensus_fetches(&self) -> u64 {
+        self.shared
+            .consensus_fetches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The SOCKS handler of this client.

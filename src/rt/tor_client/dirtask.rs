@@ -31,6 +31,11 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
         let fetches = lock(&shared.dirmgr).poll_fetches(now, &mut rng);
         for f in fetches {
             tracing::debug!(id = f.id, path = %f.path, "directory fetch");
+            if f.kind == FetchKind::Consensus {
+                shared
+                    .consensus_fetches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let tx = tx.clone();
             let mgr = shared.circmgr.clone();
             let circs = circs.clone();
