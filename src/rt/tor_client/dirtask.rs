@@ -25,7 +25,8 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
     let mut rng = StdRng::from_entropy();
     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Result<Vec<u8>, String>)>();
     let circs: Arc<tokio::sync::Mutex<HashMap<RsaIdentity, Circuit>>> = Arc::default();
-    let mut had_netdir_mds = usize::MAX;
+    // (consensus valid-after, microdescs held) of the directory last installed.
+    let mut installed: Option<(u64, usize)> = None;
     loop {
         let now = unix_now();
         let fetches = lock(&shared.dirmgr).poll_fetches(now, &mut rng);
@@ -66,13 +67,14 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
                 }
                 write_cache(&shared, out.1);
                 // A new consensus or new microdescriptors: a new directory.
-                let (nd, n) = {
+                let (nd, key) = {
                     let dm = lock(&shared.dirmgr);
-                    (dm.have_enough_dir_info(now).then(|| dm.netdir()).flatten(), dm.n_microdescs())
+                    let key = (dm.consensus().map_or(0, |c| c.valid_after), dm.n_microdescs());
+                    (dm.have_enough_dir_info(now).then(|| dm.netdir()).flatten(), key)
                 };
                 if let Some(nd) = nd {
-                    if n != had_netdir_mds || !shared.paths.has_netdir() {
-                        had_netdir_mds = n;
+                    if installed != Some(key) || !shared.paths.has_netdir() {
+                        installed = Some(key);
                         shared.paths.set_netdir(nd);
                     }
                 }
