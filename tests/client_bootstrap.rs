@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::ctor::TempDir;
 use common::ctornet::{CTorNet, HttpServer};
-use common::ctornet_io::socks5_http_get;
+use common::ctornet_io::{socks5_connect, socks5_http_get};
 use oniongate::config::{merge, parse_torrc, ClientConfig, Daemon, DaemonConfig};
 use oniongate::rt::tor_client::TorClient;
 
@@ -85,6 +85,18 @@ fn bootstrap_from_ctor_fetch_through_ctor_exit_and_restart_from_cache() {
         let page_ref = &page;
         let body = tokio::task::block_in_place(|| fetch_page(socks[0], page_ref));
         assert_eq!(body, b"hello through oniongate\n");
+        // A refused connection at the exit surfaces as a SOCKS error (the exit's END
+        // reason mapped to a reply code), not a hang.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed_port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let err = tokio::task::block_in_place(|| {
+            socks5_connect(socks[0], "127.0.0.1", closed_port, Duration::from_secs(30))
+        })
+        .err()
+        .expect("CONNECT to a closed port fails");
+        assert!(err.0.contains("reply code"), "{err:?}");
+        eprintln!("closed port: {}", err.0);
         let n = client.consensus_fetches();
         client.shutdown().await;
         n

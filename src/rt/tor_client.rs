@@ -420,3 +420,47 @@ impl SocksHandler for ClientSocks {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relaycell::EndReason;
+
+    #[test]
+    fn socks_failures_keep_end_reasons() {
+        let end = |r| CircMgrError::Stream(rtclient::Error::StreamEnded(r));
+        assert_eq!(
+            failure(&end(EndReason::CONNECTREFUSED)),
+            SocksFailure::End(EndReason::CONNECTREFUSED)
+        );
+        assert_eq!(
+            failure(&end(EndReason::EXITPOLICY)),
+            SocksFailure::End(EndReason::EXITPOLICY)
+        );
+        assert_eq!(
+            failure(&CircMgrError::Stream(rtclient::Error::StreamTimeout)),
+            SocksFailure::Timeout
+        );
+        assert_eq!(
+            failure(&CircMgrError::Stream(rtclient::Error::ResolveFailed)),
+            SocksFailure::ResolveFailed
+        );
+        assert_eq!(
+            failure(&CircMgrError::NoPath("none".into())),
+            SocksFailure::CantAttach
+        );
+        assert_eq!(failure(&CircMgrError::ShutDown), SocksFailure::Internal);
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_file() {
+        let dir = std::env::temp_dir().join(format!("og-atomic-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("cached-certs");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert!(!p.with_extension("tmp").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
