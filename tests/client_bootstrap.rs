@@ -93,8 +93,7 @@ fn bootstrap_from_ctor_fetch_through_ctor_exit_and_restart_from_cache() {
         let err = tokio::task::block_in_place(|| {
             socks5_connect(socks[0], "127.0.0.1", closed_port, Duration::from_secs(30))
         })
-        .err()
-        .expect("CONNECT to a closed port fails");
+        .expect_err("CONNECT to a closed port fails");
         assert!(err.0.contains("reply code"), "{err:?}");
         eprintln!("closed port: {}", err.0);
         let n = client.consensus_fetches();
