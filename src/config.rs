@@ -28,6 +28,7 @@ use std::sync::Arc;
 pub mod cli;
 mod daemon;
 mod dirauth;
+mod dirauth_opts;
 mod include;
 pub mod keys;
 mod lexer;
@@ -40,6 +41,7 @@ pub use daemon::{
 };
 pub(crate) use dirauth::parse_dir_authority;
 pub use dirauth::DirAuthority;
+pub use dirauth_opts::DirAuthOptions;
 pub use include::{read_torrc, FsIncludes};
 pub use keys::Daemon;
 pub use lexer::{

@@ -47,6 +47,7 @@ fn ctor_network_consensus_bootstrap_and_socks_fetch() {
         );
     }
     let exit = net.role(Role::Exit).next().unwrap();
+    assert!(exit.ed25519_id().is_some() && exit.ntor_key().is_some());
     net.wait_for_relay(
         &exit.fingerprint().unwrap(),
         &["Exit", "Running"],

@@ -19,7 +19,7 @@ use oniongate::config::{merge, parse_torrc, Daemon, DaemonConfig, RelayConfig};
 use oniongate::dir::http;
 use oniongate::dir::serve::{DirAnswer, DirRequest, DirSource};
 use oniongate::relaycell::EndReason;
-use oniongate::rt::client::{ClientChannel, Circuit, Error};
+use oniongate::rt::client::{Circuit, ClientChannel, Error};
 use oniongate::rt::dirclient::{self, DirClientError, FetchOptions};
 use oniongate::rt::relay::{Relay, RelayHandle, RelayOptions};
 use relay_support::Hop;
@@ -37,9 +37,13 @@ struct Source;
 impl DirSource for Source {
     fn get(&self, req: &DirRequest) -> DirAnswer {
         match req {
-            DirRequest::ServerAuthority => DirAnswer::document(&b"router test 127.0.0.1 1 0 0\n"[..], 0),
+            DirRequest::ServerAuthority => {
+                DirAnswer::document(&b"router test 127.0.0.1 1 0 0\n"[..], 0)
+            }
             DirRequest::ServerAll => DirAnswer::document(big(), 3600),
-            DirRequest::Micro(d) => DirAnswer::document(format!("{} digests\n", d.len()).into_bytes(), 60),
+            DirRequest::Micro(d) => {
+                DirAnswer::document(format!("{} digests\n", d.len()).into_bytes(), 60)
+            }
             _ => DirAnswer::not_found(),
         }
     }
@@ -70,7 +74,9 @@ async fn start(dir: &TempDir, name: &str, source: Option<Arc<dyn DirSource>>) ->
         dir_source: source,
         ..RelayOptions::default()
     };
-    Relay::start_with(config(dir, name, true), opts).await.unwrap()
+    Relay::start_with(config(dir, name, true), opts)
+        .await
+        .unwrap()
 }
 
 async fn circuit(hops: &[&RelayHandle]) -> Circuit {
@@ -88,7 +94,10 @@ async fn circuit(hops: &[&RelayHandle]) -> Circuit {
 async fn begin_dir_and_dirport() {
     let dir = TempDir::new("dir-http");
     let src: Arc<dyn DirSource> = Arc::new(Source);
-    let (r1, r2) = tokio::join!(start(&dir, "d1", Some(src.clone())), start(&dir, "d2", Some(src)));
+    let (r1, r2) = tokio::join!(
+        start(&dir, "d1", Some(src.clone())),
+        start(&dir, "d2", Some(src))
+    );
     let opts = FetchOptions::default();
 
     // One hop: BEGIN_DIR to the first relay, with and without .z.
@@ -134,7 +143,9 @@ async fn begin_dir_and_dirport() {
         ..FetchOptions::default()
     };
     for path in ["/tor/server/all", "/tor/server/all.z"] {
-        let e = dirclient::fetch_begin_dir(&c2, path, &small).await.unwrap_err();
+        let e = dirclient::fetch_begin_dir(&c2, path, &small)
+            .await
+            .unwrap_err();
         assert!(matches!(e, DirClientError::TooLarge(_)), "{path}: {e}");
     }
     // The circuit still works afterwards.
@@ -145,11 +156,20 @@ async fn begin_dir_and_dirport() {
 
     // The DirPort: rt::dirclient, a raw request, curl.
     let dp = r1.dir_addrs()[0];
-    let body = dirclient::fetch_tcp(dp, "/tor/server/authority.z", &opts).await.unwrap();
+    let body = dirclient::fetch_tcp(dp, "/tor/server/authority.z", &opts)
+        .await
+        .unwrap();
     assert!(body.starts_with(b"router test"));
-    assert_eq!(dirclient::fetch_tcp(dp, "/tor/server/all.z", &opts).await.unwrap(), want);
+    assert_eq!(
+        dirclient::fetch_tcp(dp, "/tor/server/all.z", &opts)
+            .await
+            .unwrap(),
+        want
+    );
     let mut tcp = tokio::net::TcpStream::connect(dp).await.unwrap();
-    tcp.write_all(b"GET /tor/server/authority HTTP/1.0\r\n\r\n").await.unwrap();
+    tcp.write_all(b"GET /tor/server/authority HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut raw))
         .await
@@ -157,8 +177,14 @@ async fn begin_dir_and_dirport() {
         .unwrap();
     let text = String::from_utf8(raw).unwrap();
     assert!(text.starts_with("HTTP/1.0 200 OK\r\nDate: "), "{text}");
-    assert!(text.contains("\r\nContent-Encoding: identity\r\n"), "{text}");
-    assert!(text.ends_with("\r\n\r\nrouter test 127.0.0.1 1 0 0\n"), "{text}");
+    assert!(
+        text.contains("\r\nContent-Encoding: identity\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("\r\n\r\nrouter test 127.0.0.1 1 0 0\n"),
+        "{text}"
+    );
     let out = tokio::process::Command::new("curl")
         .args(["-sS", "--compressed", "--http1.0", "-D", "-"])
         .arg(format!("http://{dp}/tor/server/authority.z"))
@@ -176,7 +202,9 @@ async fn begin_dir_and_dirport() {
         .await
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
-    let r = dirclient::post_tcp(dp, "/tor/", b"router y\n".to_vec(), &opts).await.unwrap();
+    let r = dirclient::post_tcp(dp, "/tor/", b"router y\n".to_vec(), &opts)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200);
 
     c1.close();

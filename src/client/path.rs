@@ -299,7 +299,7 @@ pub fn internal_path<R: Rng + ?Sized>(
 }
 
 /// A relay to fetch directory documents from over a one-hop BEGIN_DIR circuit, without
-/// guards: a V2Dir relay weighted for the directory position, or an authority (uniformly)
+/// guards: a V2Dir relay (not MiddleOnly) weighted for the directory position, or an authority (uniformly)
 /// when no relay caches (C tor `router_pick_directory_server`, then the authorities).
 pub fn dir_relay<'a, R: Rng + ?Sized>(
     netdir: &'a NetDir,
@@ -307,7 +307,7 @@ pub fn dir_relay<'a, R: Rng + ?Sized>(
 ) -> Result<&'a RelayInfo, PathError> {
     let caches: Vec<&RelayInfo> = netdir
         .usable()
-        .filter(|r| r.has(RelayFlags::V2DIR))
+        .filter(|r| r.has(RelayFlags::V2DIR) && !r.has(RelayFlags::MIDDLE_ONLY))
         .collect();
     if let Some(r) = netdir.pick_weighted(rng, &caches, WeightRole::Dir) {
         return Ok(r);

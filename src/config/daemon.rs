@@ -198,6 +198,9 @@ pub struct RelayConfig {
     pub assume_reachable: bool,
     /// `ExitPolicyRejectPrivate` (default 1).
     pub exit_policy_reject_private: bool,
+    // --- directory authority (unit dirauth)
+    /// The directory-authority keys (`V3Auth*`, `TestingDirAuthVote*`, ...).
+    pub dirauth: super::dirauth_opts::DirAuthOptions,
 }
 
 impl DaemonConfig for RelayConfig {
@@ -218,10 +221,15 @@ impl DaemonConfig for RelayConfig {
             v3_authoritative_directory: false,
             assume_reachable: false,
             exit_policy_reject_private: true,
+            dirauth: Default::default(),
         };
         for e in entries {
             let spec = walk.spec(e)?;
             if c.common.apply(spec, e)? {
+                continue;
+            }
+            // --- directory authority (unit dirauth)
+            if c.dirauth.apply(spec, e)? {
                 continue;
             }
             let v = e.value.as_str();

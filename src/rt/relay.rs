@@ -37,8 +37,8 @@ use super::tls;
 use crate::channel::LinkIdentity;
 use crate::circuit::{CircuitConfig, ExitPolicy, OnionKeys};
 use crate::config::RelayConfig;
-use crate::dir::serve::DirSource;
 use crate::crypto::ll::X25519Public;
+use crate::dir::serve::DirSource;
 use crate::ids::{Ed25519Identity, RsaIdentity};
 use crate::keys::{KeyPolicy, RelayKeys};
 

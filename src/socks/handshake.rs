@@ -171,6 +171,9 @@ impl Handshake {
     }
 
     fn handle_inner(&mut self, buf: &[u8]) -> Result<Step, Rejection> {
+        if self.state == State::Done {
+            return Err(reject(Vec::new(), SocksError::Finished));
+        }
         let Some(first) = byte(buf, 0) else {
             return Ok(Step::NeedMore);
         };
@@ -258,7 +261,12 @@ impl Handshake {
             return need_more(self);
         };
         if ver != 1 {
-            return Err(reject(vec![1, 1], SocksError::BadAuthVersion(ver)));
+            // As C tor: a SOCKS5 general-failure reply (its first two bytes read as a failed
+            // RFC 1929 status too).
+            return Err(reject5(
+                ReplyCode::GENERAL_FAILURE,
+                SocksError::BadAuthVersion(ver),
+            ));
         }
         let Some(ulen) = byte(buf, 1) else {
             return need_more(self);

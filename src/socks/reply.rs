@@ -123,7 +123,8 @@ pub enum SocksFailure {
     /// The exit (or the stream) ended with this END reason.
     #[error("stream ended: {0}")]
     End(EndReason),
-    /// No circuit or exit could be found or built (C tor's internal CANT_ATTACH): 0x01.
+    /// No circuit or exit could be found or built, including "no relay's exit policy allows
+    /// this port" (C tor's internal CANT_ATTACH, circuituse.c): 0x01.
     #[error("no circuit or exit available")]
     CantAttach,
     /// Gave up waiting (C tor's `SocksTimeout` and stream timeouts end with TIMEOUT): 0x06.

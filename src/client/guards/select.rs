@@ -295,7 +295,7 @@ impl GuardMgr {
 /// lifetime ago and not confirmed (or confirmed more than the confirmed lifetime ago).
 fn expired(g: &Guard, p: &GuardParams, now: u64) -> bool {
     if let Some(t) = g.unlisted_since {
-        if now >= t.saturating_add(p.remove_unlisted_after) {
+        if now > t.saturating_add(p.remove_unlisted_after) {
             return true;
         }
     }

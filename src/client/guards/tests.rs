@@ -236,6 +236,8 @@ fn unlisted_guards_expire() {
     // Unlisted for 20 days: removed.
     m.update(&nd2, &mut rng, T0 + 20 * DAY);
     m.update(&nd2, &mut rng, T0 + 40 * DAY);
+    assert!(m.state().get(&gone).is_some(), "exactly 20 days: not yet");
+    m.update(&nd2, &mut rng, T0 + 40 * DAY + 1);
     assert!(m.state().get(&gone).is_none());
 }
 
@@ -375,4 +377,38 @@ proptest! {
         let _ = GuardState::from_text(&s);
         let _ = GuardState::from_text(&format!("Guard {s}"));
     }
+}
+
+#[test]
+fn sampling_follows_guard_weights() {
+    // Ten guards with bandwidths 101..110 plus two Guard+Exit relays (Wgd = 0 in LIVE_LIKE:
+    // never sampled first... unless nothing else is left).
+    let mut v: Vec<_> = (1..=10)
+        .map(|i| relay(i, GUARD, 100 * u32::from(i)))
+        .collect();
+    v.push(relay(
+        11,
+        "Exit Fast Guard Running Stable Valid V2Dir",
+        5000,
+    ));
+    let nd = netdir(v, LIVE_LIKE, false);
+    let mut counts = [0u64; 11];
+    for seed in 0..3000 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut m = mgr();
+        m.update(&nd, &mut rng, T0);
+        let first = m.state().guards[0].rsa_id;
+        counts[nd.relays().iter().position(|r| r.rsa_id == first).unwrap()] += 1;
+        // The sample holds all 11, the zero-weight one last.
+        assert_eq!(m.state().guards.len(), 11);
+        assert_eq!(m.state().guards[10].rsa_id, nd.relays()[10].rsa_id);
+    }
+    assert_eq!(counts[10], 0);
+    let total: f64 = (1..=10).map(f64::from).sum();
+    let expected: Vec<f64> = (1..=10)
+        .map(|i| f64::from(i) / total)
+        .chain([0.0])
+        .collect();
+    let chi = chi_square(&counts, &expected);
+    assert!(chi < chi_square_limit(9), "chi-square {chi}");
 }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use super::needs_stable_for_port;
+use super::{needs_stable_for_port, ExitUsage};
 
 /// How long a used port stays predicted, in seconds (C tor's predicted-ports relevance
 /// window of one hour).
@@ -72,6 +72,21 @@ impl PredictedPorts {
         self.predicted(now).into_iter().any(needs_stable_for_port)
     }
 
+    /// What an exit for a preemptive circuit should serve: every predicted port (exits
+    /// allowing the most of them are preferred), Stable if any is long-lived. `None` when
+    /// no port is predicted.
+    pub fn exit_usage(&self, now: u64) -> Option<ExitUsage> {
+        let ports = self.predicted(now);
+        if ports.is_empty() {
+            return None;
+        }
+        let needs_stable = ports.iter().any(|&p| needs_stable_for_port(p));
+        Some(ExitUsage {
+            ports,
+            needs_stable,
+        })
+    }
+
     /// If an internal circuit is predicted: whether it needs Stable and Fast relays.
     pub fn internal(&self, now: u64) -> Option<(bool, bool)> {
         self.internal
@@ -101,11 +116,14 @@ mod tests {
         p.note_used(443, 2500);
         assert_eq!(p.predicted(2600), vec![22, 80, 443]);
         assert!(p.needs_stable(2600));
+        let u = p.exit_usage(2600).unwrap();
+        assert_eq!((u.ports, u.needs_stable), (vec![22, 80, 443], true));
         assert_eq!(p.predicted(1000 + 3600), vec![22, 443]);
         p.expire(2000 + 3600);
         assert_eq!(p.predicted(2000 + 3600), vec![443]);
         assert!(!p.needs_stable(2000 + 3600));
         assert_eq!(p.predicted(10_000), Vec::<u16>::new());
+        assert_eq!(p.exit_usage(10_000), None);
         // Reuse refreshes.
         p.note_used(80, 9000);
         assert_eq!(p.predicted(10_000), vec![80]);

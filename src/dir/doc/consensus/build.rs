@@ -96,6 +96,31 @@ impl ConsensusBuilder {
         }
     }
 
+    /// A builder holding everything `c` says (to re-emit or amend a parsed consensus).
+    pub fn from_consensus(c: &super::Consensus) -> Self {
+        ConsensusBuilder {
+            flavor: c.flavor,
+            method: c.method,
+            valid_after: c.valid_after,
+            fresh_until: c.fresh_until,
+            valid_until: c.valid_until,
+            voting_delay: c.voting_delay,
+            client_versions: c.client_versions.clone(),
+            server_versions: c.server_versions.clone(),
+            known_flags: c.known_flags.clone(),
+            recommended_client_protocols: c.recommended_client_protocols.clone(),
+            recommended_relay_protocols: c.recommended_relay_protocols.clone(),
+            required_client_protocols: c.required_client_protocols.clone(),
+            required_relay_protocols: c.required_relay_protocols.clone(),
+            params: c.params.clone(),
+            shared_rand_previous: c.shared_rand_previous.clone(),
+            shared_rand_current: c.shared_rand_current.clone(),
+            sources: c.sources.clone(),
+            routers: c.routers.clone(),
+            bandwidth_weights: c.bandwidth_weights.clone(),
+        }
+    }
+
     /// The consensus text through the footer (and `bandwidth-weights`), ready for
     /// [`sign_consensus`].
     pub fn build_unsigned(&self) -> String {

@@ -273,7 +273,7 @@ pub(super) fn parse(text: &str) -> Result<Consensus, DocError> {
         {
             body.push(i);
         }
-        let rs = router(flavor, r, &body)?;
+        let rs = router(flavor, &c.known_flags, r, &body)?;
         if let Some(prev) = c.routers.last() {
             if prev.rsa_id >= rs.rsa_id {
                 return Err(r.bad("router entries are not sorted by identity"));
@@ -340,7 +340,12 @@ fn dir_source(item: &Item<'_>) -> Result<DirSource, DocError> {
     })
 }
 
-fn router(flavor: Flavor, r: &Item<'_>, body: &[&Item<'_>]) -> Result<RouterStatus, DocError> {
+fn router(
+    flavor: Flavor,
+    known_flags: &[String],
+    r: &Item<'_>,
+    body: &[&Item<'_>],
+) -> Result<RouterStatus, DocError> {
     let (digest, rest) = match flavor {
         Flavor::Ns => (Some(r.arg(2, "descriptor digest")?), 3),
         Flavor::Microdesc => (None, 2),
@@ -392,6 +397,14 @@ fn router(flavor: Flavor, r: &Item<'_>, body: &[&Item<'_>]) -> Result<RouterStat
             }
             "s" => {
                 once(&mut seen, "s", item)?;
+                // As C tor and Arti: every flag must be one the header announced.
+                if let Some(f) = item
+                    .args
+                    .iter()
+                    .find(|f| !known_flags.iter().any(|k| k == *f))
+                {
+                    return Err(item.bad(format!("flag `{f}` is not in known-flags")));
+                }
                 rs.flags = RelayFlags::from_names(item.args.iter().copied());
             }
             "v" => {
