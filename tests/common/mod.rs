@@ -143,3 +143,4 @@ pub mod ctornet_build;
 pub mod ctornet_io;
 pub mod ctornet_node;
 pub mod link;
+pub mod interop;
