@@ -132,7 +132,9 @@ fn builder() -> impl Strategy<Value = ConsensusBuilder> {
             bld.required_client_protocols = protos[2].clone();
             bld.required_relay_protocols = protos[3].clone();
             bld.params = params;
-            let sr = |x: Option<(u32, [u8; 32])>| x.map(|(reveals, value)| SharedRandom { reveals, value });
+            let sr = |x: Option<(u32, [u8; 32])>| {
+                x.map(|(reveals, value)| SharedRandom { reveals, value })
+            };
             bld.shared_rand_previous = sr(srp);
             bld.shared_rand_current = sr(src);
             for (i, a) in auths().iter().enumerate() {
@@ -149,7 +151,10 @@ fn builder() -> impl Strategy<Value = ConsensusBuilder> {
                 });
             }
             let mut seen = std::collections::BTreeSet::new();
-            bld.routers = routers.into_iter().filter(|r| seen.insert(r.rsa_id)).collect();
+            bld.routers = routers
+                .into_iter()
+                .filter(|r| seen.insert(r.rsa_id))
+                .collect();
             bld.bandwidth_weights = weights;
             bld
         })
@@ -225,6 +230,26 @@ proptest! {
         }
         if let Ok(c) = Consensus::parse(&text) {
             let _ = c.verify(&ids, &certs, T0);
+            // As the fuzz target: what parses, rebuilds to the same fields.
+            let mut want = ConsensusBuilder::from_consensus(&c);
+            want.sources.sort_by_key(|s| s.identity);
+            for r in &mut want.routers {
+                if c.flavor == Flavor::Microdesc {
+                    r.port_summary = None;
+                    if c.method >= 33 {
+                        r.published = DUMMY_PUBLISHED;
+                    }
+                }
+                if r.bandwidth.is_none() {
+                    r.unmeasured = false;
+                }
+            }
+            let rebuilt = format!("{}{}", want.build_unsigned(), &text[text.find("directory-signature").unwrap_or(0)..]);
+            if let Ok(again) = Consensus::parse(&rebuilt) {
+                prop_assert_eq!(ConsensusBuilder::from_consensus(&again), want);
+            } else {
+                prop_assert!(false, "rebuilt text does not parse: {:?}", Consensus::parse(&rebuilt).err());
+            }
         }
         let _ = AuthCert::parse(&cert);
     }
