@@ -47,6 +47,7 @@ fn ctor_network_consensus_bootstrap_and_socks_fetch() {
         );
     }
     let exit = net.role(Role::Exit).next().unwrap();
+    assert!(exit.ed25519_id().is_some() && exit.ntor_key().is_some());
     net.wait_for_relay(
         &exit.fingerprint().unwrap(),
         &["Exit", "Running"],
@@ -54,9 +55,9 @@ fn ctor_network_consensus_bootstrap_and_socks_fetch() {
     )
     .unwrap();
 
-    let boot = net.client_bootstrapped(Duration::from_secs(30)).unwrap();
+    let boot = net.client_bootstrapped(Duration::from_secs(60)).unwrap();
     let (status, body) = net
-        .socks_get(page.addr.port(), "/", Duration::from_secs(20))
+        .socks_get(page.addr.port(), "/", Duration::from_secs(30))
         .unwrap();
     assert_eq!(status, 200);
     assert_eq!(body, b"hello from loopback\n");
@@ -70,7 +71,7 @@ fn ctor_network_consensus_bootstrap_and_socks_fetch() {
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     let (status, body) = net
         .client()
-        .socks_get_via(&path, page.addr.port(), "/", Duration::from_secs(20))
+        .socks_get_via(&path, page.addr.port(), "/", Duration::from_secs(30))
         .unwrap();
     assert_eq!(
         (status, body.as_slice()),

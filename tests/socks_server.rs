@@ -66,6 +66,7 @@ impl SocksHandler for DirectHandler {
             }
             let s = match &req.target {
                 TargetAddr::Ip(a) => TcpStream::connect(a).await,
+                TargetAddr::Domain(d, _) if d == "hang.test" => std::future::pending().await,
                 TargetAddr::Domain(d, p) if d == "localhost" => {
                     TcpStream::connect(("127.0.0.1", *p)).await
                 }
@@ -569,6 +570,22 @@ async fn slow_handshake_times_out_and_connections_are_capped() {
     tokio::time::timeout(Duration::from_secs(5), b.read_exact(&mut m))
         .await
         .expect("served once the slot frees")
+        .unwrap();
+    assert_eq!(m, [5, 0]);
+
+    // A client that hangs up while its stream is opening frees the slot at once (the
+    // handler's future is dropped), even though the handler would never answer.
+    let hang = TargetAddr::Domain("hang.test".into(), 80);
+    b.write_all(&request5(Command::Connect, &hang))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(b);
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    c.write_all(&greeting(&[0])).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut m))
+        .await
+        .expect("slot freed when the client left")
         .unwrap();
     assert_eq!(m, [5, 0]);
     srv.stop().await;

@@ -8,7 +8,9 @@
 //! within [`SocksOptions::handshake_timeout`] (slowloris), and a handler call within
 //! [`SocksOptions::request_timeout`] (C tor's `SocksTimeout`, 2 minutes; the client answers
 //! TTL_EXPIRED as C tor does). Data a client sends before our reply (optimistic data,
-//! socks-extensions §5) is kept and forwarded once the stream is open.
+//! socks-extensions §5) is kept (up to 64 KiB) and forwarded once the stream is open; a
+//! client that closes while its stream is opening abandons the attempt (the handler's future
+//! is dropped), as in C tor.
 //!
 //! Logs show destinations and client addresses through `safelog::client_sensitive`.
 //! Not here: UDP ASSOCIATE relaying (stage 5; answered "command not supported"),
@@ -195,6 +197,36 @@ async fn stopped(rx: &mut watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
+/// Most optimistic data kept while a stream opens; past it we stop reading the client.
+const MAX_EARLY_DATA: usize = 64 * 1024;
+
+/// Awaits `connect` (at most `timeout`) while reading what the client sends meanwhile into
+/// `early` (optimistic data, up to [`MAX_EARLY_DATA`]). If the client closes or fails first,
+/// the attempt is abandoned, as C tor closes a stream whose client hung up before it opened.
+async fn connect_watching_client(
+    client: &mut TcpStream,
+    connect: BoxFuture<'_, Result<SocksStream, SocksFailure>>,
+    timeout: Duration,
+    mut early: Vec<u8>,
+) -> Result<(Result<SocksStream, SocksFailure>, Vec<u8>), ConnError> {
+    let mut connect = connect;
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut chunk = vec![0u8; 4096];
+    loop {
+        let room = early.len() < MAX_EARLY_DATA;
+        tokio::select! {
+            r = &mut connect => return Ok((r, early)),
+            () = &mut deadline => return Ok((Err(SocksFailure::Timeout), early)),
+            n = client.read(&mut chunk), if room => match n {
+                Ok(0) => return Err(ConnError::ClientGone),
+                Ok(n) => early.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(e) => return Err(e.into()),
+            },
+        }
+    }
+}
+
 /// Why a connection ended early (for debug logs only).
 #[derive(Debug, thiserror::Error)]
 enum ConnError {
@@ -204,6 +236,8 @@ enum ConnError {
     HandshakeTimeout,
     #[error("client closed during the handshake")]
     EarlyEof,
+    #[error("client closed before the stream opened")]
+    ClientGone,
     #[error("rejected: {0}")]
     Rejected(crate::socks::SocksError),
     #[error("request failed: {0}")]
@@ -292,9 +326,9 @@ async fn serve_conn(
                 isolation,
                 client: peer,
             };
-            let opened = tokio::time::timeout(timeout, handler.connect(req))
-                .await
-                .unwrap_or(Err(SocksFailure::Timeout));
+            let (opened, early_data) =
+                connect_watching_client(&mut stream, handler.connect(req), timeout, early_data)
+                    .await?;
             let mut remote = match opened {
                 Ok(s) => s,
                 Err(f) => {

@@ -261,7 +261,12 @@ impl Handshake {
             return need_more(self);
         };
         if ver != 1 {
-            return Err(reject(vec![1, 1], SocksError::BadAuthVersion(ver)));
+            // As C tor: a SOCKS5 general-failure reply (its first two bytes read as a failed
+            // RFC 1929 status too).
+            return Err(reject5(
+                ReplyCode::GENERAL_FAILURE,
+                SocksError::BadAuthVersion(ver),
+            ));
         }
         let Some(ulen) = byte(buf, 1) else {
             return need_more(self);

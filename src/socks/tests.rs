@@ -156,7 +156,7 @@ fn socks5_greeting_failures() {
     assert_eq!((r.reply, r.error), (vec![], SocksError::NoMethods));
     let r = run(&[5, 1, 2, 2, 0]).1.unwrap_err();
     assert_eq!(r.error, SocksError::BadAuthVersion(2));
-    assert_eq!(r.reply, [1, 1]);
+    assert_eq!(r.reply, [5, 1, 0, 1, 0, 0, 0, 0, 0, 0]);
 }
 
 #[test]

@@ -267,7 +267,7 @@ impl CTorNet {
     /// Waits until every process of `role` listens on its ports (and relays have their
     /// fingerprint file).
     pub(super) fn wait_listening(&mut self, role: Role) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(90);
         for i in 0..self.nodes.len() {
             if self.nodes[i].role != role {
                 continue;
@@ -317,7 +317,7 @@ impl CTorNet {
         if auths.is_empty() {
             return Ok(());
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let least = auths
                 .iter()
@@ -368,12 +368,15 @@ impl CTorNet {
         Ok(())
     }
 
-    /// Waits for a consensus listing every authority and relay, sends SIGHUP to the relays
-    /// (they back off after 404s before the first consensus) and waits (≤ 10 s) until each
-    /// caches every microdescriptor: a client started then bootstraps at once.
+    /// Waits for a consensus listing every C tor authority and relay, sends SIGHUP to the
+    /// relays (they back off after 404s before the first consensus) and waits (≤ 10 s) until
+    /// each caches the microdescriptor of every router in that consensus (ours too, if
+    /// listed): a client started then bootstraps at once. Call it again after our routers
+    /// joined (see [`CTorNet::wait_for_relay`]) before starting a client that must use them.
     pub fn prepare_for_clients(&self, timeout: Duration) -> NetResult<()> {
-        let want = self.authorities().count() + self.relays().count();
-        self.wait_for_consensus(want, timeout)?;
+        let c_routers = self.authorities().count() + self.relays().count();
+        let consensus = self.wait_for_consensus(c_routers, timeout)?;
+        let want = consensus.routers.len();
         self.mark("full consensus");
         for r in self.relays() {
             r.hup();

@@ -51,7 +51,9 @@ impl CTorNetBuilder {
         self
     }
 
-    /// An extra torrc line for every process of `role`.
+    /// An extra torrc line for every process of `role` (`Role::Relay` is the non-exit
+    /// relays only). Extra lines come after the harness's own: a single-value option given
+    /// again replaces the harness's value, a list option (e.g. `ExitPolicy`) is extended.
     pub fn torrc(mut self, role: Role, line: &str) -> Self {
         self.extra.push((Some(role), line.to_string()));
         self
@@ -265,7 +267,7 @@ impl CTorNetBuilder {
         net.sync_first_vote(first_boundary)
             .map_err(|e| Launch::Fatal(e.0))?;
         if self.client {
-            net.prepare_for_clients(Duration::from_secs(u64::from(VOTING_INTERVAL) * 3 + 20))
+            net.prepare_for_clients(Duration::from_secs(u64::from(VOTING_INTERVAL) * 12))
                 .map_err(|e| Launch::Fatal(e.0))?;
             net.add_client(&[]).map_err(|e| Launch::Retry(e.0))?;
         }

@@ -256,6 +256,25 @@ impl Node {
         read_fingerprint(&self.dir)
     }
 
+    /// Its Ed25519 identity key (from `keys/ed25519_master_id_public_key`; relays and
+    /// authorities).
+    pub fn ed25519_id(&self) -> Option<[u8; 32]> {
+        tagged_key(
+            &self.dir.join("keys/ed25519_master_id_public_key"),
+            "== ed25519v1-public: type0 ==",
+            0,
+        )
+    }
+
+    /// Its current ntor onion key, public part (from `keys/secret_onion_key_ntor`).
+    pub fn ntor_key(&self) -> Option<[u8; 32]> {
+        tagged_key(
+            &self.dir.join("keys/secret_onion_key_ntor"),
+            "== c25519v1: onion ==",
+            32,
+        )
+    }
+
     /// Its process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -384,6 +403,15 @@ impl Node {
             ))
         })
     }
+}
+
+/// 32 bytes at `at` after the 32-byte tag header of a C tor key file.
+fn tagged_key(path: &Path, tag: &str, at: usize) -> Option<[u8; 32]> {
+    let data = fs::read(path).ok()?;
+    if !data.starts_with(tag.as_bytes()) {
+        return None;
+    }
+    data.get(32 + at..64 + at)?.try_into().ok()
 }
 
 impl Drop for Node {

@@ -250,6 +250,7 @@ fn main() {
         o.exits,
         t0.elapsed().as_secs_f64()
     );
+    eprint!("network timeline:\n{}", net.timeline());
     let mut results: Vec<(ClientKind, Result<Figures, String>)> = Vec::new();
     for kind in [ClientKind::CTor, ClientKind::Ours] {
         eprintln!("measuring {}...", kind.name());
