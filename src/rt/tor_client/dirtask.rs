@@ -85,18 +85,21 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
     }
 }
 
-/// Logs the bootstrap progress when it moved, and publishes it.
+/// Logs each bootstrap step passed (as C tor: one notice line per step), and publishes
+/// the progress.
 pub(super) fn report(shared: &Shared) {
-    let p = lock(&shared.dirmgr).progress(unix_now());
-    shared.progress.send_if_modified(|old| {
-        if p.percent > old.percent {
-            tracing::info!("{}", p.log_line());
-            *old = p;
-            true
-        } else {
-            false
-        }
-    });
+    let steps = lock(&shared.dirmgr).take_progress(unix_now());
+    for p in steps {
+        shared.progress.send_if_modified(|old| {
+            if p.percent > old.percent {
+                tracing::info!("{}", p.log_line());
+                *old = p;
+                true
+            } else {
+                false
+            }
+        });
+    }
 }
 
 /// Notes a runtime phase (connections, circuits) and reports it.
