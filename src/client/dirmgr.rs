@@ -136,6 +136,8 @@ pub struct DirMgrConfig {
     pub authorities: Vec<AuthorityInfo>,
     /// `TestingTorNetwork`.
     pub testing: bool,
+    /// `PathsNeededToBuildCircuits` (overrides the consensus parameter).
+    pub paths_needed: Option<f64>,
 }
 
 /// C tor `MIN_DL_PER_REQUEST`.
@@ -599,8 +601,12 @@ impl DirMgr {
             .map_or(0.0, |c| paths_fraction(c, &self.mds))
     }
 
-    /// `min_paths_for_circs_pct` (C tor default 60, clamped 25–95) as a fraction.
+    /// `PathsNeededToBuildCircuits` if configured, else `min_paths_for_circs_pct` (C tor
+    /// default 60, clamped 25–95), as a fraction.
     pub fn paths_needed(&self) -> f64 {
+        if let Some(f) = self.cfg.paths_needed {
+            return f.clamp(0.25, 0.95);
+        }
         let pct = self
             .consensus
             .as_ref()

@@ -118,6 +118,7 @@ impl TorClient {
         let mut dm = DirMgr::new(DirMgrConfig {
             authorities: auths,
             testing: config.common.testing_tor_network,
+            paths_needed: config.paths_needed,
         });
         let start = Progress {
             phase: BootstrapPhase::Starting,
@@ -142,6 +143,7 @@ impl TorClient {
         }
         let guard_cfg = GuardConfig {
             use_entry_guards: config.use_entry_guards,
+            num_entry_guards: config.num_entry_guards,
             ..GuardConfig::default()
         };
         let paths = Arc::new(paths::NetPaths::new(
@@ -153,7 +155,11 @@ impl TorClient {
                 paths.set_netdir(nd);
             }
         }
-        let circmgr = CircMgr::new(ChannelPool::new(), paths.clone(), CircMgrConfig::default());
+        let circ_cfg = CircMgrConfig {
+            max_dirtiness: Duration::from_secs(config.max_circuit_dirtiness),
+            ..CircMgrConfig::default()
+        };
+        let circmgr = CircMgr::new(ChannelPool::new(), paths.clone(), circ_cfg);
         let (progress, _) = watch::channel(start);
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {

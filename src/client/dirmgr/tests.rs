@@ -63,6 +63,7 @@ impl Net {
                 })
                 .collect(),
             testing: true,
+            paths_needed: None,
         }
     }
 
