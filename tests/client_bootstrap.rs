@@ -140,6 +140,12 @@ fn bootstrap_from_ctor_fetch_through_ctor_exit_and_restart_from_cache() {
             before + 2,
             "one circuit per credential"
         );
+        // Directory fetches once bootstrapped go to a directory guard (a C tor relay).
+        let md = client
+            .fetch_directory("/tor/status-vote/current/consensus-microdesc")
+            .await
+            .unwrap();
+        assert!(md.starts_with(b"network-status-version 3 microdesc"));
         let n = client.consensus_fetches();
         client.shutdown().await;
         n

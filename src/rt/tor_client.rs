@@ -57,6 +57,9 @@ pub enum TorClientError {
     /// A SOCKS listener could not be opened.
     #[error("SOCKS listener: {0}")]
     Socks(std::io::Error),
+    /// A directory fetch failed.
+    #[error("directory fetch: {0}")]
+    Directory(String),
     /// A circuit could not be built.
     #[error("{0}")]
     Circuit(#[from] CircMgrError),
@@ -271,6 +274,19 @@ impl TorClientHandle {
     /// Whether a consensus is loaded, and its valid-after time.
     pub fn consensus_valid_after(&self) -> Option<u64> {
         lock(&self.shared.dirmgr).consensus().map(|c| c.valid_after)
+    }
+
+    /// Fetches a directory document (`/tor/...`) over a one-hop BEGIN_DIR circuit to a
+    /// directory guard, as the directory task does once bootstrapped.
+    pub async fn fetch_directory(&self, path: &str) -> Result<Vec<u8>, TorClientError> {
+        let circ = self.shared.circmgr.dir_circuit().await?;
+        let opts = crate::rt::dirclient::FetchOptions {
+            timeout: Duration::from_secs(60),
+            ..Default::default()
+        };
+        crate::rt::dirclient::fetch_begin_dir(&circ, path, &opts)
+            .await
+            .map_err(|e| TorClientError::Directory(e.to_string()))
     }
 
     /// Consensus fetches started since the client started.

@@ -1,5 +1,6 @@
 //! The directory task: runs [`DirMgr`]'s fetches over one-hop BEGIN_DIR circuits
-//! (CREATE_FAST, [`CircMgr::one_hop`]), feeds the answers back, writes the cache files,
+//! (CREATE_FAST: [`CircMgr::one_hop`] to the chosen server while bootstrapping, then
+//! [`CircMgr::dir_circuit`] to a directory guard once a directory is installed), feeds the answers back, writes the cache files,
 //! installs each new directory in the path source, and reports bootstrap progress.
 
 use std::collections::HashMap;
@@ -115,12 +116,24 @@ async fn fetch_one(
     circs: &tokio::sync::Mutex<HashMap<RsaIdentity, Circuit>>,
     f: &Fetch,
 ) -> Result<Vec<u8>, String> {
-    let existing = circs
-        .lock()
-        .await
-        .get(&f.server.rsa_id)
-        .filter(|c| c.closed_reason().is_none())
-        .cloned();
+    // With a directory in hand, fetch from a directory guard as C tor does (one-hop,
+    // CREATE_FAST, kept open); before that, or if the guard fails, from the server the
+    // directory manager chose.
+    let mut existing = None;
+    if shared.paths.has_netdir() {
+        match mgr.dir_circuit().await {
+            Ok(c) => existing = Some(c),
+            Err(e) => tracing::debug!("no directory guard circuit: {e}"),
+        }
+    }
+    if existing.is_none() {
+        existing = circs
+            .lock()
+            .await
+            .get(&f.server.rsa_id)
+            .filter(|c| c.closed_reason().is_none())
+            .cloned();
+    }
     let circ = match existing {
         Some(c) => c,
         None => {
