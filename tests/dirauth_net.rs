@@ -201,8 +201,10 @@ async fn authority_with_three_relays() {
             (200, "Descriptor accepted".into())
         );
         // The same one again changes nothing: still 200, C tor's text.
-        let (code, _) = post(net.dirport, &d).await;
-        assert_eq!(code, 200);
+        assert_eq!(
+            post(net.dirport, &d).await,
+            (200, "Router descriptor was not new.".into())
+        );
     }
     wait_listed(&net, 4).await;
     let text =
@@ -287,7 +289,14 @@ async fn authority_with_three_relays() {
             "Tor version is insecure or unsupported. Please upgrade!".into()
         )
     );
-    assert_eq!(post(net.dirport, "garbage").await.0, 400);
+    assert_eq!(
+        post(net.dirport, "router garbage\n").await,
+        (400, "Couldn't parse router descriptor.".into())
+    );
+    assert_eq!(
+        post(net.dirport, "garbage").await,
+        (400, "No descriptors found in your POST.".into())
+    );
 
     // A stopped relay drops out after its next test fails... only after 45 min (C tor's
     // REACHABLE_TIMEOUT), so not checked here.
