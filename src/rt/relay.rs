@@ -43,6 +43,7 @@ use crate::ids::{Ed25519Identity, RsaIdentity};
 use crate::keys::{KeyPolicy, RelayKeys};
 
 mod chan;
+mod dir;
 mod exit;
 mod reactor;
 
@@ -92,6 +93,12 @@ pub struct RelayOptions {
     /// relay answers BEGIN_DIR from it and listens on its `DirPort`s; without one, BEGIN_DIR
     /// gets END NOTDIRECTORY and no DirPort is opened.
     pub dir_source: Option<Arc<dyn DirSource>>,
+    /// Without `dir_source`, with `DirCache 1` and `DirAuthority` lines: run a
+    /// [`super::dircache::DirCache`] mirroring the authorities and serve from it.
+    pub auto_dir_cache: bool,
+    /// With `PublishServerDescriptor` on and `DirAuthority` lines, upload our descriptor
+    /// ([`super::publish`]).
+    pub publish: bool,
 }
 
 impl std::fmt::Debug for RelayOptions {
@@ -104,6 +111,8 @@ impl std::fmt::Debug for RelayOptions {
             .field("exit_policy", &self.exit_policy)
             .field("key_policy", &self.key_policy)
             .field("dir_source", &self.dir_source.is_some())
+            .field("auto_dir_cache", &self.auto_dir_cache)
+            .field("publish", &self.publish)
             .finish()
     }
 }
@@ -118,6 +127,8 @@ impl Default for RelayOptions {
             exit_policy: None,
             key_policy: KeyPolicy::default(),
             dir_source: None,
+            auto_dir_cache: true,
+            publish: true,
         }
     }
 }
@@ -150,6 +161,8 @@ pub(crate) struct Shared {
     pub(crate) current: Arc<RwLock<Arc<Current>>>,
     pub(crate) opts: RelayOptions,
     pub(crate) my_addrs: Vec<IpAddr>,
+    /// What BEGIN_DIR streams are answered from (`None`: END NOTDIRECTORY).
+    pub(crate) dir_source: Option<Arc<dyn DirSource>>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// One clone per live task; shutdown waits for the count to fall back to one.
     pub(crate) tasks: Arc<()>,
@@ -346,29 +359,9 @@ impl Relay {
             .exit_policy
             .clone()
             .unwrap_or_else(|| ExitPolicy::from_config(&config));
-        let dir_source = opts.dir_source.clone().filter(|_| config.dir_cache);
-        ccfg.dir_cache = dir_source.is_some();
-        let mut dir_listeners = Vec::new();
-        for p in config.dir_ports.iter().filter(|p| !p.flags.no_listen) {
-            let Some(addr) = p.addr.socket_addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) else {
-                continue;
-            };
-            if dir_source.is_none() {
-                tracing::warn!(%addr, "DirPort configured without DirCache or a directory source; not listening");
-                continue;
-            }
-            match bind_listener(addr) {
-                Ok(l) => dir_listeners.push(l),
-                Err(source) if addr.is_ipv6() => {
-                    tracing::warn!(%addr, error = %source, "cannot listen; skipping this DirPort");
-                }
-                Err(source) => return Err(RelayError::Bind { addr, source }),
-            }
-        }
-        let dir_addrs: Vec<SocketAddr> = dir_listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect();
+        let dirs = dir::setup(&config, &opts)?;
+        ccfg.dir_cache = dirs.source.is_some();
+        let dir_addrs = dirs.addrs.clone();
 
         let (stop, shutdown) = watch::channel(false);
         let tasks = Arc::new(());
@@ -377,13 +370,14 @@ impl Relay {
             current: current.clone(),
             opts,
             my_addrs,
+            dir_source: dirs.source.clone(),
             shutdown,
             tasks: tasks.clone(),
         });
         let events = reactor::spawn(shared.clone(), ccfg);
         let handle = RelayHandle {
             addrs: addrs.clone(),
-            dir_addrs,
+            dir_addrs: dir_addrs.clone(),
             rsa_id: keys.rsa_id(),
             ed_id: keys.ed_id(),
             ntor_onion_key: X25519Public::from(keys.ntor_onion_secret()),
@@ -402,12 +396,8 @@ impl Relay {
             let (shared2, events2) = (shared.clone(), events.clone());
             shared.spawn(chan::accept_loop(l, shared2, events2));
         }
-        if let Some(src) = dir_source {
-            for l in dir_listeners {
-                let opts = super::dirserve::ServeOptions::default();
-                shared.spawn(super::dirserve::run_dirport(l, src.clone(), opts));
-            }
-        }
+        let keys = Arc::new(std::sync::Mutex::new(keys));
+        dir::spawn(dirs, &config, &shared, &keys, &addrs, handle.rsa_id);
         let shared2 = shared.clone();
         shared.spawn(rotation_loop(dir, keys, shared2));
         Ok(handle)
@@ -430,8 +420,11 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Sleeps until the next rotation, rotates, and swaps what changed.
-async fn rotation_loop(dir: RelayKeyDir, keys: RelayKeys, shared: Arc<Shared>) {
-    let keys = Arc::new(std::sync::Mutex::new(keys));
+async fn rotation_loop(
+    dir: RelayKeyDir,
+    keys: Arc<std::sync::Mutex<RelayKeys>>,
+    shared: Arc<Shared>,
+) {
     loop {
         let next = match keys.lock() {
             Ok(k) => k.next_rotation(),
