@@ -118,13 +118,27 @@ pub fn expanded_exit_policy(config: &RelayConfig, my_addrs: &[IpAddr]) -> Vec<Po
     }
     // We have no IPv6Exit option: like C tor with IPv6Exit off, an `accept *` rule only
     // opens IPv4, so the descriptor carries no ipv6-policy line.
-    rules.extend(config.exit_policy.iter().map(|r| match (r.action, r.addr) {
-        (PolicyAction::Accept, PolicyAddr::Any) => PolicyRule {
-            addr: PolicyAddr::AnyV4,
-            ..*r
-        },
-        _ => *r,
-    }));
+    // IPv6 accept rules are dropped for the same reason.
+    rules.extend(
+        config
+            .exit_policy
+            .iter()
+            .filter_map(|r| match (r.action, r.addr) {
+                (PolicyAction::Accept, PolicyAddr::Any) => Some(PolicyRule {
+                    addr: PolicyAddr::AnyV4,
+                    ..*r
+                }),
+                (PolicyAction::Accept, PolicyAddr::AnyV6)
+                | (
+                    PolicyAction::Accept,
+                    PolicyAddr::Net {
+                        addr: IpAddr::V6(_),
+                        ..
+                    },
+                ) => None,
+                _ => Some(*r),
+            }),
+    );
     rules.push(reject_all);
     rules
 }
@@ -383,6 +397,10 @@ mod tests {
             ]
         );
         // No IPv6 exit: the summary of the IPv6 rules is reject-all, so no ipv6-policy.
+        let v6 = crate::dir::doc::policy::summarize_v6(&expanded_exit_policy(&c, &me));
+        assert!(v6.allows_none(), "{v6}");
+        let c =
+            config("ExitRelay 1\nExitPolicy accept *6:22,accept [2001:db8::]/32:25,accept *:80\n");
         let v6 = crate::dir::doc::policy::summarize_v6(&expanded_exit_policy(&c, &me));
         assert!(v6.allows_none(), "{v6}");
         let c = config("ExitRelay 1\nExitPolicyRejectPrivate 0\nExitPolicy accept *:80\n");
