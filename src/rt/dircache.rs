@@ -1,1 +1,649 @@
-//! Placeholder: filled in by stage 3 (see docs/notes/stage3-plan.md).
+//! A directory cache (dir-spec §5.1, §4.1; C tor's `dirclient.c`/`networkstatus.c` cache
+//! schedule and `dircache.c` serving): mirrors both consensus flavors, the authorities' key
+//! certificates and every microdescriptor the microdesc consensus lists from the
+//! authorities' DirPorts, and serves them ([`DirSource`]) to BEGIN_DIR and DirPort clients.
+//!
+//! Rules: a consensus replaces the one held only if it parses, verifies
+//! ([`Consensus::verify`] against the configured authorities and the certificates held)
+//! and is newer; certificates only if they parse (certification checked), belong to a
+//! configured authority and have not expired; microdescriptors only if their digest is one
+//! the consensus lists. A bad fetch never replaces good data. Everything held is written to
+//! the DataDirectory (`cached-consensus`, `cached-microdesc-consensus`, `cached-certs`,
+//! `cached-microdescs`) through a temporary file and a rename, and loaded (re-verified) at
+//! start. Fetch times follow C tor's caches: a random time in the first half-interval
+//! after `fresh-until` (plus `min(120 s, interval/16)`); retries back off from 5 s.
+//!
+//! Serving as C tor: consensus requests honour the authority list (`client_likes_consensus`),
+//! `If-Modified-Since` and `X-Or-Diff-From-Consensus` naming our consensus (304), and refuse
+//! a consensus more than 24 h outside its validity (404 "Consensus is too old/new");
+//! diffs are not made (404 "No such diff available" for `diff/` URLs).
+//!
+//! Not here: server descriptors other than our own (`/tor/server/authority`), extra-info,
+//! consensus diffs, fetching from other caches.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use rand::Rng;
+use sha3::{Digest as _, Sha3_256};
+
+use crate::config::DirAuthority;
+use crate::dir::doc::authcert::AuthCert;
+use crate::dir::doc::consensus::{Consensus, Flavor};
+use crate::dir::doc::microdesc::Microdesc;
+use crate::dir::doc::token::b64_nopad;
+use crate::dir::http;
+use crate::dir::serve::{
+    client_likes_consensus, lifetime, DirAnswer, DirRequest, DirSource, Document,
+};
+use crate::ids::RsaIdentity;
+use crate::rt::dirclient::{self, FetchOptions};
+
+/// C tor's `REASONABLY_LIVE_TIME`.
+const REASONABLY_LIVE: u64 = 24 * 60 * 60;
+/// Microdescriptors asked for in one request (C tor: 92 per request for caches).
+const MD_BATCH: usize = 92;
+
+/// An authority the cache fetches from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheAuthority {
+    /// Nickname (logs).
+    pub nickname: String,
+    /// v3 identity (consensus signatures, certificates).
+    pub v3ident: RsaIdentity,
+    /// DirPort.
+    pub dir_addr: SocketAddr,
+}
+
+impl CacheAuthority {
+    /// The v3 authorities with a DirPort among `DirAuthority` lines.
+    pub fn from_config(lines: &[DirAuthority]) -> Vec<CacheAuthority> {
+        lines
+            .iter()
+            .filter(|a| !a.bridge && a.dir_port != 0)
+            .filter_map(|a| {
+                Some(CacheAuthority {
+                    nickname: a.nickname.clone().unwrap_or_else(|| "authority".into()),
+                    v3ident: a.v3ident?,
+                    dir_addr: SocketAddr::from((a.addr, a.dir_port)),
+                })
+            })
+            .collect()
+    }
+}
+
+/// A consensus held, with what serving it needs.
+#[derive(Debug)]
+pub struct Cached {
+    /// The parsed consensus.
+    pub consensus: Consensus,
+    /// Its text, and deflated.
+    doc: Document,
+    /// SHA3-256 of the signed part (what `X-Or-Diff-From-Consensus` names).
+    sha3: [u8; 32],
+    /// The v3 identities whose signatures it carries.
+    signers: Vec<RsaIdentity>,
+}
+
+impl Cached {
+    fn new(consensus: Consensus) -> Cached {
+        let text = consensus.text.clone().into_bytes();
+        let signed_len = consensus
+            .text
+            .find("\ndirectory-signature ")
+            .map_or(text.len(), |p| p + "\ndirectory-signature ".len());
+        let sha3: [u8; 32] = Sha3_256::digest(text.get(..signed_len).unwrap_or_default()).into();
+        let signers = consensus.signatures.iter().map(|s| s.identity).collect();
+        let deflated = Bytes::from(http::deflate(&text));
+        Cached {
+            consensus,
+            doc: Document {
+                body: Bytes::from(text),
+                deflated: Some(deflated),
+                lifetime: 0,
+            },
+            sha3,
+            signers,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    ns: Option<Arc<Cached>>,
+    md: Option<Arc<Cached>>,
+    certs: Vec<AuthCert>,
+    mds: HashMap<[u8; 32], Bytes>,
+    own_descriptor: Option<(RsaIdentity, Bytes)>,
+}
+
+/// The directory cache: shared between its fetch loop and the servers.
+#[derive(Debug)]
+pub struct DirCache {
+    authorities: Vec<CacheAuthority>,
+    data_dir: Option<PathBuf>,
+    fetch: FetchOptions,
+    state: RwLock<State>,
+}
+
+fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Writes `data` to `dir/name` through `name.tmp` and a rename.
+fn write_atomic(dir: &Path, name: &str, data: &[u8]) -> std::io::Result<()> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, dir.join(name))
+}
+
+fn file_name(flavor: Flavor) -> &'static str {
+    match flavor {
+        Flavor::Ns => "cached-consensus",
+        Flavor::Microdesc => "cached-microdesc-consensus",
+    }
+}
+
+/// The consensus URL C tor's `directory_get_consensus_url` builds: the flavor, then the
+/// sorted 3-byte hex prefixes of the authorities, then `.z`.
+pub fn consensus_url(flavor: Flavor, authorities: &[RsaIdentity]) -> String {
+    let mut ids: Vec<String> = authorities
+        .iter()
+        .map(|a| a.to_hex().chars().take(6).collect())
+        .collect();
+    ids.sort();
+    let fl = match flavor {
+        Flavor::Ns => "",
+        Flavor::Microdesc => "-microdesc",
+    };
+    format!("/tor/status-vote/current/consensus{fl}/{}.z", ids.join("+"))
+}
+
+/// When a cache fetches the next consensus (C tor's
+/// `update_consensus_networkstatus_fetch_time_impl` for caches): `rand01` in [0, 1).
+pub fn next_fetch_time(valid_after: u64, fresh_until: u64, valid_until: u64, rand01: f64) -> u64 {
+    let interval = fresh_until.saturating_sub(valid_after);
+    let slop = (interval / 16).clamp(1, 120);
+    let mut start = fresh_until + slop;
+    let dl = (interval / 2).max(1);
+    if start + dl >= valid_until {
+        start = valid_until.saturating_sub(dl + 1);
+    }
+    // Truncation is intended: a whole number of seconds.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let off = (dl as f64 * rand01.clamp(0.0, 1.0)) as u64;
+    start + off.min(dl.saturating_sub(1))
+}
+
+/// What one refresh round did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RefreshReport {
+    /// Certificates now held.
+    pub certs: usize,
+    /// Flavors whose consensus was replaced.
+    pub new_consensus: Vec<Flavor>,
+    /// Microdescriptors added.
+    pub new_microdescs: usize,
+    /// Errors met (the round went on).
+    pub errors: Vec<String>,
+}
+
+impl DirCache {
+    /// A cache for these authorities, persisting in `data_dir` if given (and loading what
+    /// is there now, if it still verifies).
+    pub fn new(
+        authorities: Vec<CacheAuthority>,
+        data_dir: Option<PathBuf>,
+        fetch: FetchOptions,
+    ) -> Arc<DirCache> {
+        let cache = Arc::new(DirCache {
+            authorities,
+            data_dir,
+            fetch,
+            state: RwLock::new(State::default()),
+        });
+        cache.load(now_unix());
+        cache
+    }
+
+    fn v3idents(&self) -> Vec<RsaIdentity> {
+        self.authorities.iter().map(|a| a.v3ident).collect()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The consensus of a flavor held now.
+    pub fn consensus(&self, flavor: Flavor) -> Option<Arc<Cached>> {
+        let st = self.read();
+        match flavor {
+            Flavor::Ns => st.ns.clone(),
+            Flavor::Microdesc => st.md.clone(),
+        }
+    }
+
+    /// Number of microdescriptors held.
+    pub fn n_microdescs(&self) -> usize {
+        self.read().mds.len()
+    }
+
+    /// Sets the relay's own descriptor (served at `/tor/server/authority`).
+    pub fn set_own_descriptor(&self, id: RsaIdentity, text: &str) {
+        self.write().own_descriptor = Some((id, Bytes::copy_from_slice(text.as_bytes())));
+    }
+
+    /// Adds certificates that parse, belong to a configured authority and are live.
+    pub fn add_certs(&self, text: &str, now: u64) -> Result<usize, String> {
+        let certs = AuthCert::parse_many(text).map_err(|e| e.to_string())?;
+        let ids = self.v3idents();
+        let mut st = self.write();
+        let mut added = 0;
+        for c in certs {
+            if !ids.contains(&c.fingerprint) || c.expires <= now {
+                continue;
+            }
+            let key = c.signing_key_digest();
+            if !st
+                .certs
+                .iter()
+                .any(|o| o.fingerprint == c.fingerprint && o.signing_key_digest() == key)
+            {
+                st.certs.push(c);
+                added += 1;
+            }
+        }
+        st.certs.retain(|c| c.expires > now);
+        Ok(added)
+    }
+
+    /// Offers a consensus: kept if it verifies and is newer than the one held.
+    pub fn add_consensus(&self, text: &str, now: u64) -> Result<Option<Flavor>, String> {
+        let c = Consensus::parse(text).map_err(|e| e.to_string())?;
+        let certs = self.read().certs.clone();
+        c.verify(&self.v3idents(), &certs, now)
+            .map_err(|e| e.to_string())?;
+        let flavor = c.flavor;
+        let mut st = self.write();
+        let slot = match flavor {
+            Flavor::Ns => &mut st.ns,
+            Flavor::Microdesc => &mut st.md,
+        };
+        if slot
+            .as_ref()
+            .is_some_and(|o| o.consensus.valid_after >= c.valid_after)
+        {
+            return Ok(None);
+        }
+        *slot = Some(Arc::new(Cached::new(c)));
+        Ok(Some(flavor))
+    }
+
+    /// Microdescriptor digests the microdesc consensus lists that we lack.
+    pub fn missing_microdescs(&self) -> Vec<[u8; 32]> {
+        let st = self.read();
+        let Some(md) = &st.md else {
+            return Vec::new();
+        };
+        md.consensus
+            .routers
+            .iter()
+            .filter_map(|r| r.md_digest)
+            .filter(|d| !st.mds.contains_key(d))
+            .collect()
+    }
+
+    /// Adds microdescriptors whose digests the consensus lists; drops those it no longer
+    /// lists. Returns how many were added.
+    pub fn add_microdescs(&self, text: &str) -> Result<usize, String> {
+        let mds = Microdesc::parse_many(text).map_err(|e| e.to_string())?;
+        let wanted: std::collections::HashSet<[u8; 32]> =
+            self.missing_microdescs().into_iter().collect();
+        let mut st = self.write();
+        let mut added = 0;
+        for m in mds {
+            if wanted.contains(&m.digest) && !st.mds.contains_key(&m.digest) {
+                st.mds.insert(m.digest, Bytes::from(m.text.into_bytes()));
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    fn prune_microdescs(&self) {
+        let mut st = self.write();
+        let Some(md) = st.md.clone() else {
+            return;
+        };
+        let listed: std::collections::HashSet<[u8; 32]> = md
+            .consensus
+            .routers
+            .iter()
+            .filter_map(|r| r.md_digest)
+            .collect();
+        st.mds.retain(|d, _| listed.contains(d));
+    }
+
+    /// Loads the DataDirectory files (each only if it still checks out).
+    pub fn load(&self, now: u64) {
+        let Some(dir) = self.data_dir.clone() else {
+            return;
+        };
+        let read = |n: &str| std::fs::read_to_string(dir.join(n)).ok();
+        if let Some(t) = read("cached-certs") {
+            let _ = self.add_certs(&t, now);
+        }
+        for f in [Flavor::Ns, Flavor::Microdesc] {
+            if let Some(t) = read(file_name(f)) {
+                if let Err(e) = self.add_consensus(&t, now) {
+                    tracing::info!(file = file_name(f), error = %e, "not using the cached consensus");
+                }
+            }
+        }
+        if let Some(t) = read("cached-microdescs") {
+            let _ = self.add_microdescs(&t);
+        }
+    }
+
+    /// Writes what is held to the DataDirectory.
+    pub fn save(&self) -> std::io::Result<()> {
+        let Some(dir) = &self.data_dir else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(dir)?;
+        let st = self.read();
+        let certs: String = st.certs.iter().map(|c| c.text.as_str()).collect();
+        write_atomic(dir, "cached-certs", certs.as_bytes())?;
+        for (f, c) in [(Flavor::Ns, &st.ns), (Flavor::Microdesc, &st.md)] {
+            if let Some(c) = c {
+                write_atomic(dir, file_name(f), &c.doc.body)?;
+            }
+        }
+        let mut mds: Vec<(&[u8; 32], &Bytes)> = st.mds.iter().collect();
+        mds.sort();
+        let all: Vec<u8> = mds
+            .into_iter()
+            .flat_map(|(_, t)| t.iter().copied())
+            .collect();
+        write_atomic(dir, "cached-microdescs", &all)
+    }
+
+    async fn get_any(&self, path: &str) -> Result<Vec<u8>, String> {
+        let mut order = self.authorities.clone();
+        {
+            use rand::seq::SliceRandom;
+            order.shuffle(&mut rand::thread_rng());
+        }
+        let mut last = String::from("no authority with a DirPort");
+        for a in &order {
+            match dirclient::fetch_tcp(a.dir_addr, path, &self.fetch).await {
+                Ok(b) => return Ok(b),
+                Err(e) => {
+                    last = format!("{} ({}): {e}", a.nickname, a.dir_addr);
+                }
+            }
+        }
+        Err(last)
+    }
+
+    /// One round: certificates, both consensuses, missing microdescriptors; then saves.
+    pub async fn refresh(&self) -> RefreshReport {
+        let mut rep = RefreshReport::default();
+        let now = now_unix();
+        let fps: Vec<String> = self.v3idents().iter().map(RsaIdentity::to_hex).collect();
+        match self
+            .get_any(&format!("/tor/keys/fp/{}.z", fps.join("+")))
+            .await
+        {
+            Ok(b) => {
+                if let Err(e) = self.add_certs(&String::from_utf8_lossy(&b), now) {
+                    rep.errors.push(format!("certificates: {e}"));
+                }
+            }
+            Err(e) => rep.errors.push(format!("certificates: {e}")),
+        }
+        rep.certs = self.read().certs.len();
+        for f in [Flavor::Microdesc, Flavor::Ns] {
+            let url = consensus_url(f, &self.v3idents());
+            match self.get_any(&url).await {
+                Ok(b) => match self.add_consensus(&String::from_utf8_lossy(&b), now) {
+                    Ok(Some(f)) => rep.new_consensus.push(f),
+                    Ok(None) => {}
+                    Err(e) => rep
+                        .errors
+                        .push(format!("{} consensus rejected: {e}", f.name())),
+                },
+                Err(e) => rep.errors.push(format!("{} consensus: {e}", f.name())),
+            }
+        }
+        self.prune_microdescs();
+        let missing = self.missing_microdescs();
+        for batch in missing.chunks(MD_BATCH) {
+            let list: Vec<String> = batch.iter().map(|d| b64_nopad(d)).collect();
+            match self
+                .get_any(&format!("/tor/micro/d/{}.z", list.join("-")))
+                .await
+            {
+                Ok(b) => match self.add_microdescs(&String::from_utf8_lossy(&b)) {
+                    Ok(n) => rep.new_microdescs += n,
+                    Err(e) => rep.errors.push(format!("microdescriptors: {e}")),
+                },
+                Err(e) => rep.errors.push(format!("microdescriptors: {e}")),
+            }
+        }
+        if let Err(e) = self.save() {
+            rep.errors.push(format!("saving the cache: {e}"));
+        }
+        rep
+    }
+
+    /// Fetches forever on C tor's cache schedule (until dropped).
+    pub async fn run(self: Arc<Self>) {
+        let mut backoff = Duration::from_secs(5);
+        loop {
+            let rep = self.refresh().await;
+            for e in &rep.errors {
+                tracing::info!("directory cache: {e}");
+            }
+            if !rep.new_consensus.is_empty() || rep.new_microdescs > 0 {
+                tracing::info!(
+                    certs = rep.certs,
+                    new = ?rep.new_consensus,
+                    microdescs = self.n_microdescs(),
+                    "directory cache updated"
+                );
+            }
+            let now = now_unix();
+            let complete = self.consensus(Flavor::Microdesc).is_some()
+                && self.consensus(Flavor::Ns).is_some()
+                && self.missing_microdescs().is_empty();
+            let wait = match self.consensus(Flavor::Microdesc) {
+                Some(c) if complete && c.consensus.valid_until > now => {
+                    backoff = Duration::from_secs(5);
+                    let k = &c.consensus;
+                    let at = next_fetch_time(
+                        k.valid_after,
+                        k.fresh_until,
+                        k.valid_until,
+                        rand::thread_rng().gen(),
+                    );
+                    Duration::from_secs(at.saturating_sub(now).max(1))
+                }
+                _ => {
+                    let w = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(60));
+                    w
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn answer_consensus(&self, req: &DirRequest, now: u64) -> DirAnswer {
+        let DirRequest::Consensus {
+            flavor,
+            authorities,
+            diff_from,
+            diff_only,
+            if_modified_since,
+        } = req
+        else {
+            return DirAnswer::not_found();
+        };
+        let Some(c) = self.consensus(*flavor) else {
+            return DirAnswer::not_found();
+        };
+        if diff_from.contains(&c.sha3) {
+            return DirAnswer::not_modified();
+        }
+        if *diff_only {
+            return DirAnswer::status(404, "No such diff available");
+        }
+        let k = &c.consensus;
+        if now.saturating_add(REASONABLY_LIVE) < k.valid_after {
+            return DirAnswer::status(404, "Consensus is too new");
+        }
+        if now > k.valid_until.saturating_add(REASONABLY_LIVE) {
+            return DirAnswer::status(404, "Consensus is too old");
+        }
+        if !client_likes_consensus(&c.signers, authorities) {
+            return DirAnswer::status(
+                404,
+                "Consensus not signed by sufficient number of requested authorities",
+            );
+        }
+        if if_modified_since.is_some_and(|t| k.valid_after < t) {
+            return DirAnswer::not_modified();
+        }
+        DirAnswer::Document(Document {
+            lifetime: k.fresh_until.saturating_sub(now),
+            ..c.doc.clone()
+        })
+    }
+}
+
+fn concat<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    parts.flat_map(|p| p.iter().copied()).collect()
+}
+
+impl DirSource for DirCache {
+    fn get(&self, req: &DirRequest) -> DirAnswer {
+        let now = now_unix();
+        let st = self.read();
+        let keys = |f: &dyn Fn(&AuthCert) -> bool| {
+            let body = concat(st.certs.iter().filter(|c| f(c)).map(|c| c.text.as_bytes()));
+            DirAnswer::document(body, lifetime::KEYS)
+        };
+        match req {
+            DirRequest::Consensus { .. } => {
+                drop(st);
+                self.answer_consensus(req, now)
+            }
+            DirRequest::KeysAll => keys(&|_| true),
+            DirRequest::KeysFp(ids) => keys(&|c| ids.contains(&c.fingerprint)),
+            DirRequest::KeysSk(ids) => keys(&|c| ids.contains(&c.signing_key_digest())),
+            DirRequest::KeysFpSk(pairs) => {
+                keys(&|c| pairs.contains(&(c.fingerprint, c.signing_key_digest())))
+            }
+            DirRequest::Micro(ds) => {
+                let body = concat(ds.iter().filter_map(|d| st.mds.get(d)).map(|b| b.as_ref()));
+                DirAnswer::document(body, lifetime::MICRODESC)
+            }
+            DirRequest::ServerAuthority => match &st.own_descriptor {
+                Some((_, d)) => DirAnswer::document(d.clone(), 0),
+                None => DirAnswer::not_found(),
+            },
+            DirRequest::ServerFp(ids) => match &st.own_descriptor {
+                Some((id, d)) if ids.contains(id) => {
+                    DirAnswer::document(d.clone(), lifetime::ROUTERDESC_BY_DIGEST)
+                }
+                _ => DirAnswer::not_found(),
+            },
+            _ => DirAnswer::not_found(),
+        }
+    }
+
+    fn upload(&self, _body: &[u8]) -> DirAnswer {
+        DirAnswer::status(
+            400,
+            "Nonauthoritative directory does not accept posted server descriptors",
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consensus_url_like_ctor() {
+        let a = RsaIdentity::from_hex("14C131DFC5C6F93646BE72FA1401C02A8DF2E8B4").unwrap();
+        let b = RsaIdentity::from_hex("0232AF901C31A04EE9848595AF9BB7620D4C5B2E").unwrap();
+        assert_eq!(
+            consensus_url(Flavor::Microdesc, &[a, b]),
+            "/tor/status-vote/current/consensus-microdesc/0232AF+14C131.z"
+        );
+        assert_eq!(
+            consensus_url(Flavor::Ns, &[a]),
+            "/tor/status-vote/current/consensus/14C131.z"
+        );
+    }
+
+    #[test]
+    fn fetch_schedule_like_ctor_caches() {
+        // Hourly consensus: start 120 s after fresh-until, within half an interval.
+        let (va, fu, vu) = (0, 3600, 3 * 3600);
+        assert_eq!(next_fetch_time(va, fu, vu, 0.0), 3720);
+        assert_eq!(next_fetch_time(va, fu, vu, 0.999_999), 3720 + 1799);
+        // A test network voting every 20 s: slop 1 s, window 10 s.
+        assert_eq!(next_fetch_time(100, 120, 160, 0.0), 121);
+        assert!(next_fetch_time(100, 120, 160, 0.99) < 131);
+        // Degenerate times never panic and stay before valid-until.
+        assert!(next_fetch_time(10, 10, 10, 0.5) <= 10);
+    }
+
+    #[test]
+    fn empty_cache_serves_404s_and_refuses_uploads() {
+        let c = DirCache::new(Vec::new(), None, FetchOptions::default());
+        let req = DirRequest::Consensus {
+            flavor: Flavor::Microdesc,
+            authorities: vec![],
+            diff_from: vec![],
+            diff_only: false,
+            if_modified_since: None,
+        };
+        assert_eq!(c.get(&req), DirAnswer::not_found());
+        assert!(matches!(c.get(&DirRequest::KeysAll), DirAnswer::Document(d) if d.body.is_empty()));
+        assert!(matches!(
+            c.upload(b"router x"),
+            DirAnswer::Status { code: 400, .. }
+        ));
+        assert!(c.add_consensus("junk", 0).is_err());
+        assert!(c.add_certs("junk", 0).is_err());
+        let id = RsaIdentity([1; 20]);
+        c.set_own_descriptor(id, "router me\n");
+        assert_eq!(
+            c.get(&DirRequest::ServerFp(vec![id])),
+            DirAnswer::document(&b"router me\n"[..], lifetime::ROUTERDESC_BY_DIGEST)
+        );
+    }
+}

@@ -92,6 +92,12 @@ pub struct RelayOptions {
     /// relay answers BEGIN_DIR from it and listens on its `DirPort`s; without one, BEGIN_DIR
     /// gets END NOTDIRECTORY and no DirPort is opened.
     pub dir_source: Option<Arc<dyn DirSource>>,
+    /// Without `dir_source`, with `DirCache 1` and `DirAuthority` lines: run a
+    /// [`super::dircache::DirCache`] mirroring the authorities and serve from it.
+    pub auto_dir_cache: bool,
+    /// With `PublishServerDescriptor` on and `DirAuthority` lines, upload our descriptor
+    /// ([`super::publish`]).
+    pub publish: bool,
 }
 
 impl std::fmt::Debug for RelayOptions {
@@ -104,6 +110,8 @@ impl std::fmt::Debug for RelayOptions {
             .field("exit_policy", &self.exit_policy)
             .field("key_policy", &self.key_policy)
             .field("dir_source", &self.dir_source.is_some())
+            .field("auto_dir_cache", &self.auto_dir_cache)
+            .field("publish", &self.publish)
             .finish()
     }
 }
@@ -118,6 +126,8 @@ impl Default for RelayOptions {
             exit_policy: None,
             key_policy: KeyPolicy::default(),
             dir_source: None,
+            auto_dir_cache: true,
+            publish: true,
         }
     }
 }
@@ -150,6 +160,8 @@ pub(crate) struct Shared {
     pub(crate) current: Arc<RwLock<Arc<Current>>>,
     pub(crate) opts: RelayOptions,
     pub(crate) my_addrs: Vec<IpAddr>,
+    /// What BEGIN_DIR streams are answered from (`None`: END NOTDIRECTORY).
+    pub(crate) dir_source: Option<Arc<dyn DirSource>>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// One clone per live task; shutdown waits for the count to fall back to one.
     pub(crate) tasks: Arc<()>,
@@ -346,7 +358,23 @@ impl Relay {
             .exit_policy
             .clone()
             .unwrap_or_else(|| ExitPolicy::from_config(&config));
-        let dir_source = opts.dir_source.clone().filter(|_| config.dir_cache);
+        let authorities =
+            super::dircache::CacheAuthority::from_config(&config.common.dir_authorities);
+        let mut cache = None;
+        let mut dir_source = opts.dir_source.clone().filter(|_| config.dir_cache);
+        if dir_source.is_none()
+            && config.dir_cache
+            && opts.auto_dir_cache
+            && !authorities.is_empty()
+        {
+            let c = super::dircache::DirCache::new(
+                authorities.clone(),
+                config.common.data_directory.clone(),
+                super::dirclient::FetchOptions::default(),
+            );
+            dir_source = Some(c.clone() as Arc<dyn DirSource>);
+            cache = Some(c);
+        }
         ccfg.dir_cache = dir_source.is_some();
         let mut dir_listeners = Vec::new();
         for p in config.dir_ports.iter().filter(|p| !p.flags.no_listen) {
@@ -377,13 +405,14 @@ impl Relay {
             current: current.clone(),
             opts,
             my_addrs,
+            dir_source: dir_source.clone(),
             shutdown,
             tasks: tasks.clone(),
         });
         let events = reactor::spawn(shared.clone(), ccfg);
         let handle = RelayHandle {
             addrs: addrs.clone(),
-            dir_addrs,
+            dir_addrs: dir_addrs.clone(),
             rsa_id: keys.rsa_id(),
             ed_id: keys.ed_id(),
             ntor_onion_key: X25519Public::from(keys.ntor_onion_secret()),
@@ -401,6 +430,41 @@ impl Relay {
         for l in listeners {
             let (shared2, events2) = (shared.clone(), events.clone());
             shared.spawn(chan::accept_loop(l, shared2, events2));
+        }
+        let keys = Arc::new(std::sync::Mutex::new(keys));
+        if let Some(c) = &cache {
+            shared.spawn(c.clone().run());
+        }
+        if config.publish_server_descriptor.v3 && shared.opts.publish && !authorities.is_empty() {
+            let dir_port = dir_addrs.first().map_or(0, SocketAddr::port);
+            match super::publish::descriptor_params(&config, &addrs, dir_port, dir_source.is_some())
+            {
+                Ok(params) => {
+                    let targets = authorities
+                        .iter()
+                        .map(|a| super::publish::UploadTarget {
+                            nickname: a.nickname.clone(),
+                            dir_addr: a.dir_addr,
+                        })
+                        .collect();
+                    let own = cache.clone();
+                    let rsa_id = handle.rsa_id;
+                    let pcfg = super::publish::PublishConfig {
+                        targets,
+                        params,
+                        started: SystemTime::now(),
+                        check_interval: super::publish::CHECK_INTERVAL,
+                        force_interval: super::publish::FORCE_REGENERATE_INTERVAL,
+                        fetch: super::dirclient::FetchOptions::default(),
+                        on_built: own.map(|c| {
+                            Arc::new(move |d: &str| c.set_own_descriptor(rsa_id, d))
+                                as Arc<dyn Fn(&str) + Send + Sync>
+                        }),
+                    };
+                    shared.spawn(super::publish::run(keys.clone(), pcfg));
+                }
+                Err(e) => tracing::warn!(error = %e, "not publishing a descriptor"),
+            }
         }
         if let Some(src) = dir_source {
             for l in dir_listeners {
@@ -430,8 +494,11 @@ fn bind_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Sleeps until the next rotation, rotates, and swaps what changed.
-async fn rotation_loop(dir: RelayKeyDir, keys: RelayKeys, shared: Arc<Shared>) {
-    let keys = Arc::new(std::sync::Mutex::new(keys));
+async fn rotation_loop(
+    dir: RelayKeyDir,
+    keys: Arc<std::sync::Mutex<RelayKeys>>,
+    shared: Arc<Shared>,
+) {
     loop {
         let next = match keys.lock() {
             Ok(k) => k.next_rotation(),

@@ -297,7 +297,7 @@ impl Reactor {
                     ));
                 }
                 StreamTarget::Dir => {
-                    let Some(source) = self.shared.opts.dir_source.clone() else {
+                    let Some(source) = self.shared.dir_source.clone() else {
                         self.rc
                             .connect_done(stream, Err(EndReason::NOTDIRECTORY), &mut self.rng);
                         return;
