@@ -81,7 +81,7 @@ pub enum TestnetError {
         /// The torrc.
         path: PathBuf,
         /// Why.
-        source: ConfigError,
+        source: Box<ConfigError>,
     },
     /// `exits` is larger than `relays`, or similar.
     #[error("options: {0}")]
@@ -150,7 +150,7 @@ fn load<C: DaemonConfig>(daemon: Daemon, path: &Path) -> Result<C, TestnetError>
     .load::<C>()
     .map_err(|source| TestnetError::Config {
         path: path.to_path_buf(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -404,7 +404,7 @@ impl LocalNet {
         tokio::time::timeout(timeout, self.client.bootstrapped())
             .await
             .map_err(|_| {
-                let p = self.client.progress().borrow().clone();
+                let p = *self.client.progress().borrow();
                 TestnetError::Timeout(format!("the client to bootstrap (at {p:?})"))
             })?;
         Ok(t0.elapsed())
