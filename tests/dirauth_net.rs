@@ -88,9 +88,11 @@ struct Net {
 }
 
 fn auth_config(auth_relay: &RelayHandle) -> AuthorityConfig {
-    let mut d = DirAuthOptions::default();
-    d.vote_guard = RouterSet::parse("*").unwrap();
-    d.vote_hsdir = RouterSet::parse("*").unwrap();
+    let d = DirAuthOptions {
+        vote_guard: RouterSet::parse("*").unwrap(),
+        vote_hsdir: RouterSet::parse("*").unwrap(),
+        ..Default::default()
+    };
     AuthorityConfig {
         nickname: "auth".into(),
         my_rsa_id: auth_relay.rsa_id(),
@@ -206,6 +208,9 @@ async fn authority_with_three_relays() {
     let text =
         String::from_utf8(fetch(net.dirport, "/tor/status-vote/current/consensus-microdesc").await)
             .unwrap();
+    if std::env::var_os("DIRAUTH_SHOW").is_some() {
+        eprintln!("{text}");
+    }
     let c = Consensus::parse(&text).unwrap();
     let certs = oniongate::dir::doc::authcert::AuthCert::parse_many(
         &String::from_utf8(fetch(net.dirport, "/tor/keys/all").await).unwrap(),

@@ -478,3 +478,27 @@ pub fn version_from_platform(platform: &str) -> Option<String> {
     }
     platform.get(..end).map(str::to_string)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_platforms() {
+        let v = |p: &str| version_from_platform(p);
+        assert_eq!(v("Tor 0.4.9.11 on Linux").as_deref(), Some("Tor 0.4.9.11"));
+        assert_eq!(
+            v("Tor 0.2.1.1 (r12345) on Windows").as_deref(),
+            Some("Tor 0.2.1.1 (r12345)")
+        );
+        assert_eq!(v("Tor 0.4.9.11"), None);
+        assert_eq!(v("Oniongate 0.1.0"), None);
+    }
+
+    #[test]
+    fn known_flags_sorted() {
+        let mut sorted = KNOWN_FLAGS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, KNOWN_FLAGS);
+    }
+}

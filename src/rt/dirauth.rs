@@ -12,7 +12,9 @@ pub mod source;
 use std::net::Ipv4Addr;
 
 pub use keygen::{keygen_authority, load_authority_keys, KeygenError};
-pub use own::{own_descriptor, start_authority_relay, AuthorityRelay};
+pub use own::{
+    own_descriptor, start_authority, start_authority_relay, AuthorityHandle, AuthorityRelay,
+};
 pub use service::{AuthorityService, Published, ServiceOptions};
 pub use source::AuthoritySource;
 

@@ -142,4 +142,5 @@ pub mod ctornet;
 pub mod ctornet_build;
 pub mod ctornet_io;
 pub mod ctornet_node;
+pub mod interop;
 pub mod link;

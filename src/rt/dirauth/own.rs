@@ -20,6 +20,7 @@ use super::{authority_config, service_options};
 use crate::config::{AutoBool, PolicyAction, PolicyAddr, PolicyRule, RelayConfig};
 use crate::dir::doc::routerdesc::{build_descriptor, platform_string, Bandwidth, DescriptorParams};
 use crate::dir::doc::token::DocError;
+use crate::dir::serve::DirSource;
 use crate::keys::{KeyPolicy, RelayKeys};
 use crate::rt::relay::{Relay, RelayHandle, RelayOptions};
 use crate::rt::relay_keys::RelayKeyDir;
@@ -126,6 +127,30 @@ pub fn own_descriptor(
     build_descriptor(keys, &p)
 }
 
+/// A running authority service (without its relay): pass [`AuthorityHandle::source`] as the
+/// relay's `RelayOptions::dir_source`.
+#[derive(Debug, Clone)]
+pub struct AuthorityHandle {
+    service: Arc<AuthorityService>,
+}
+
+impl AuthorityHandle {
+    /// The directory source to serve on the relay's DirPort and BEGIN_DIR streams.
+    pub fn source(&self) -> Arc<dyn DirSource> {
+        Arc::new(AuthoritySource(self.service.clone()))
+    }
+
+    /// The service (consensuses, uploads, ...).
+    pub fn service(&self) -> &Arc<AuthorityService> {
+        &self.service
+    }
+
+    /// Stops the service and its descriptor task.
+    pub fn stop(&self) {
+        self.service.stop();
+    }
+}
+
 /// A running authority: its relay and its service.
 #[derive(Debug)]
 pub struct AuthorityRelay {
@@ -162,17 +187,16 @@ fn load_keys(config: &RelayConfig) -> Result<RelayKeys, DaemonError> {
     )?)
 }
 
-/// Starts `oniongate-relay` in authority mode: refuses without the authority keys (naming
-/// `--keygen-authority`), starts the authority service, the relay serving it on its DirPort
-/// and BEGIN_DIR, and keeps the relay's own descriptor in the authority.
-pub async fn start_authority_relay(
-    config: RelayConfig,
-    mut opts: RelayOptions,
-) -> Result<AuthorityRelay, DaemonError> {
-    let keys = Arc::new(load_authority_keys(&config)?);
+/// Starts the authority of a relay configured with `AuthoritativeDirectory 1`: refuses
+/// without the authority keys (naming `--keygen-authority`), starts the service (schedule,
+/// reachability tests, persistence), and gives it the relay's own descriptor, rebuilt every
+/// [`REPUBLISH`]. Start the relay afterwards with [`AuthorityHandle::source`] as its
+/// directory source.
+pub async fn start_authority(config: &RelayConfig) -> Result<AuthorityHandle, DaemonError> {
+    let keys = Arc::new(load_authority_keys(config)?);
     let cfg2 = config.clone();
     let relay_keys = tokio::task::spawn_blocking(move || load_keys(&cfg2)).await??;
-    let ip = advertised_ipv4(&config).ok_or("an authority needs an IPv4 Address")?;
+    let ip = advertised_ipv4(config).ok_or("an authority needs an IPv4 Address")?;
     let port_of = |ports: &[crate::config::OrPortConfig]| {
         ports.iter().find_map(|p| match p.addr {
             crate::config::ListenAddr::Port { port, .. } if !p.flags.no_advertise => Some(port),
@@ -182,23 +206,20 @@ pub async fn start_authority_relay(
     let or_port = port_of(&config.or_ports).ok_or("an authority needs a numeric ORPort")?;
     let dir_port = port_of(&config.dir_ports).unwrap_or(0);
     let service = AuthorityService::start(
-        authority_config(&config, relay_keys.rsa_id(), or_port, dir_port),
+        authority_config(config, relay_keys.rsa_id(), or_port, dir_port),
         keys,
         config.common.data_directory.clone(),
-        service_options(&config),
+        service_options(config),
     )?;
-    opts.dir_source = Some(Arc::new(AuthoritySource(service.clone())));
-    if opts.extend_allow_private.is_none() {
-        opts.extend_allow_private = Some(config.common.testing_tor_network);
-    }
-    let relay = Relay::start_with(config.clone(), opts).await?;
     let started = unix_now();
-    let desc = own_descriptor(&config, &relay_keys, ip, or_port, dir_port, 0)?;
+    let desc = own_descriptor(config, &relay_keys, ip, or_port, dir_port, 0)?;
     let r = service.add_own(&desc);
     if r.status != 200 {
+        service.stop();
         return Err(format!("the authority refused its own descriptor: {}", r.message).into());
     }
     let svc = service.clone();
+    let config = config.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -227,5 +248,28 @@ pub async fn start_authority_relay(
             }
         }
     });
-    Ok(AuthorityRelay { relay, service })
+    Ok(AuthorityHandle { service })
+}
+
+/// Starts `oniongate-relay` in authority mode: [`start_authority`], then the relay serving
+/// it on its DirPort and BEGIN_DIR streams.
+pub async fn start_authority_relay(
+    config: RelayConfig,
+    mut opts: RelayOptions,
+) -> Result<AuthorityRelay, DaemonError> {
+    let auth = start_authority(&config).await?;
+    opts.dir_source = Some(auth.source());
+    if opts.extend_allow_private.is_none() {
+        opts.extend_allow_private = Some(config.common.testing_tor_network);
+    }
+    match Relay::start_with(config, opts).await {
+        Ok(relay) => Ok(AuthorityRelay {
+            relay,
+            service: auth.service.clone(),
+        }),
+        Err(e) => {
+            auth.stop();
+            Err(e.into())
+        }
+    }
 }

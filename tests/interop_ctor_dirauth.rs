@@ -1,0 +1,243 @@
+//! Mixed network, C tor as the directory (issue 4): our relays join a network whose only
+//! authority is a stock C tor 0.4.9 dirauth, next to C tor relays and clients.
+//!
+//! One network for every check (a C tor network costs ~15 s of CI time):
+//! - 1 C tor authority, 2 C tor relays (one an exit that may reach loopback);
+//! - 3 of our relays (`rt::relay::Relay::start_with`, configured from torrc text through
+//!   the config loader), which publish their descriptors to the C tor authority
+//!   themselves (`rt::publish`); one is an exit (`ExitPolicy accept 127.0.0.1:*` then
+//!   ports 80 and 443, so its microdescriptor summary is not reject-all), voted Exit with
+//!   `TestingDirAuthVoteExit`; one runs its directory cache (`rt::dircache`) behind a
+//!   recorder.
+//!
+//! Checks:
+//! 1. the C tor authority lists each of our relays Running and Valid (the exit also Exit,
+//!    the cache also V2Dir), and the exit's microdescriptor has `p accept 80,443`;
+//! 2. a C tor client with `EntryNodes <our cache relay>` and `UseEntryGuards 1` bootstraps
+//!    to 100% with our relay as its directory guard: before it bootstrapped, our relay
+//!    (which has no DirPort, so over BEGIN_DIR) answered its microdescriptor requests; it
+//!    fetches a page on a path of its choice; as the consensus moves every 10 s, it then
+//!    fetches a consensus from our relay too (the first came from the authority: C tor
+//!    bootstraps from authorities or fallbacks only);
+//! 3. another C tor client fetches a page from a loopback HTTP server on paths (control
+//!    port `EXTENDCIRCUIT` + `ATTACHSTREAM`) with our relay as guard, as middle, as exit,
+//!    and on a path of ours only.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::ctor::TempDir;
+use common::ctornet::{CTorNet, HttpServer, Role};
+use common::ctornet_io::http_get;
+use common::interop::{runtime, OurRelay, Served};
+use oniongate::dir::serve::DirRequest;
+
+const PAGE: &[u8] = b"hello through a mixed network\n";
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Fetches the page through `client` on `path`, checks the answer, returns the time taken.
+fn fetch_via(net: &CTorNet, client: &str, path: &[String], port: u16) -> Duration {
+    let t = Instant::now();
+    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+    let (status, body) = net
+        .node(client)
+        .unwrap()
+        .socks_get_via(&path, port, "/", secs(60))
+        .unwrap_or_else(|e| panic!("fetch via {path:?}: {e}"));
+    assert_eq!((status, body.as_slice()), (200, PAGE), "via {path:?}");
+    t.elapsed()
+}
+
+/// One line per request: status, then the request in short.
+fn describe(served: &[Served]) -> String {
+    served
+        .iter()
+        .map(|s| {
+            let what = match &s.request {
+                DirRequest::Micro(d) => format!("microdescriptors ({})", d.len()),
+                DirRequest::Consensus {
+                    flavor, diff_from, ..
+                } => format!("consensus {flavor:?} (diff from {} known)", diff_from.len()),
+                other => format!("{other:?}").chars().take(120).collect(),
+            };
+            format!("  {} {what}", s.status)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The `m` digest of the router `nickname` in a microdesc consensus.
+fn md_of(consensus: &str, nickname: &str) -> Option<String> {
+    let mut mine = false;
+    for line in consensus.lines() {
+        if let Some(r) = line.strip_prefix("r ") {
+            mine = r.split(' ').next() == Some(nickname);
+        } else if let (true, Some(m)) = (mine, line.strip_prefix("m ")) {
+            return Some(m.trim().to_string());
+        }
+    }
+    None
+}
+
+#[test]
+fn our_relays_in_a_ctor_dirauth_network() {
+    let t0 = Instant::now();
+    let page = HttpServer::start(PAGE.to_vec());
+    let net = CTorNet::builder()
+        .authorities(1)
+        .relays(2)
+        .exits(1)
+        .client(false)
+        // Replaces the harness's line (which names exit0 only).
+        .torrc(Role::Authority, "TestingDirAuthVoteExit exit0,ogExit")
+        .start();
+    let auth_lines = net.dir_authority_lines();
+    net.wait_for_consensus(3, secs(60)).unwrap();
+    let c_started = t0.elapsed();
+    let port = page.addr.port();
+
+    let rt = runtime();
+    let dir = TempDir::new("interop-ctor-dirauth");
+    let guard = OurRelay::start(&rt, &dir, "ogGuard", &auth_lines, &[], true);
+    let middle = OurRelay::start(&rt, &dir, "ogMiddle", &auth_lines, &[], false);
+    let exit = OurRelay::start(
+        &rt,
+        &dir,
+        "ogExit",
+        &auth_lines,
+        &[
+            "ExitRelay 1",
+            "ExitPolicyRejectPrivate 0",
+            "ExitPolicy accept 127.0.0.1:*",
+            "ExitPolicy accept *:80,accept *:443",
+        ],
+        false,
+    );
+
+    // 1. Listed by the C tor authority.
+    let wants: [(&OurRelay, &[&str]); 3] = [
+        (&guard, &["Running", "Valid", "V2Dir"]),
+        (&middle, &["Running", "Valid"]),
+        (&exit, &["Running", "Valid", "Exit"]),
+    ];
+    let mut consensus = None;
+    for (r, flags) in wants {
+        let c = net
+            .wait_for_relay(&r.fingerprint, flags, secs(90))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} ({}) not listed {flags:?}: {e}",
+                    r.nickname, r.fingerprint
+                )
+            });
+        eprintln!("listed: {:?}", c.router(&r.fingerprint).unwrap());
+        consensus = Some(c);
+    }
+    let consensus = consensus.unwrap();
+    for r in [&guard, &middle, &exit] {
+        let listed = consensus.router(&r.fingerprint).unwrap();
+        assert_eq!(listed.nickname, r.nickname);
+    }
+    let listed = t0.elapsed();
+
+    // The exit's microdescriptor, as the C tor authority made it, is not reject-all.
+    let auth = net.authorities().next().unwrap().dir_addr().unwrap();
+    let md = md_of(&consensus.text, &exit.nickname)
+        .and_then(|m| http_get(auth, &format!("/tor/micro/d/{m}"), secs(10)).ok())
+        .map(|(_, body)| String::from_utf8_lossy(&body).into_owned())
+        .unwrap_or_default();
+    assert!(
+        md.contains("\np accept 80,443\n"),
+        "ogExit microdesc: {md:?}"
+    );
+
+    // Clients start once the C tor relays cache every microdescriptor (ours included).
+    net.prepare_for_clients(secs(60)).unwrap();
+    let mut net = net;
+
+    // 2. Our relay as the directory guard of a C tor client (started alone, so that every
+    // request our cache answers until it bootstraps is its own). Our relay has no DirPort:
+    // everything it serves comes over BEGIN_DIR.
+    assert!(guard.handle.dir_addrs().is_empty());
+    let recorder = guard.recorder.as_ref().unwrap();
+    let entry = format!("EntryNodes {}", guard.path_id());
+    net.add_client(&[entry.as_str(), "UseEntryGuards 1"])
+        .unwrap();
+    let boot0 = net.client_bootstrapped(secs(60)).unwrap();
+    let at_boot = recorder.served();
+    assert!(
+        at_boot
+            .iter()
+            .any(|s| matches!(s.request, DirRequest::Micro(_)) && s.status == 200),
+        "client0 bootstrapped without microdescriptors from our relay; it served:\n{}\n{}",
+        describe(&at_boot),
+        net.client().log_tail(30)
+    );
+    eprintln!(
+        "our cache served before client0 bootstrapped:\n{}",
+        describe(&at_boot)
+    );
+    let (status, body) = net.socks_get(port, "/", secs(60)).unwrap();
+    assert_eq!((status, body.as_slice()), (200, PAGE), "client0, own path");
+
+    // 3. A C tor client through our relays in every position.
+    net.add_client(&[]).unwrap();
+    let boot1 = net
+        .node("client1")
+        .unwrap()
+        .wait_bootstrapped(secs(60))
+        .unwrap();
+    let c = |name: &str| format!("${}", net.node(name).unwrap().fingerprint().unwrap());
+    let paths: [(&str, Vec<String>); 4] = [
+        ("our guard", vec![guard.path_id(), c("relay0"), c("exit0")]),
+        (
+            "our middle",
+            vec![c("relay0"), middle.path_id(), c("exit0")],
+        ),
+        ("our exit", vec![c("relay0"), c("exit0"), exit.path_id()]),
+        (
+            "ours only",
+            vec![guard.path_id(), middle.path_id(), exit.path_id()],
+        ),
+    ];
+    for (what, path) in &paths {
+        let took = fetch_via(&net, "client1", path, port);
+        eprintln!("{what}: page fetched in {took:.1?}");
+    }
+    assert!(page.served() >= 5);
+
+    // The consensus moves every 10 s: client0 fetches a later one from its dir guard
+    // (its first came from the authority, as C tor bootstraps from authorities or
+    // fallbacks only).
+    let deadline = Instant::now() + secs(60);
+    let consensus_ok = |s: &[Served]| {
+        s.iter()
+            .any(|s| matches!(s.request, DirRequest::Consensus { .. }) && s.status == 200)
+    };
+    while !consensus_ok(&recorder.served()) {
+        assert!(
+            Instant::now() < deadline,
+            "no consensus fetched from our relay; it served:\n{}\n{}",
+            describe(&recorder.served()),
+            net.client().log_tail(30)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("our cache served in all:\n{}", describe(&recorder.served()));
+
+    eprintln!(
+        "interop: C tor network {c_started:.1?}, ours listed at {listed:.1?}, clients \
+         bootstrapped in {boot0:.1?} / {boot1:.1?}, all done in {:.1?}\n{}",
+        t0.elapsed(),
+        net.timeline()
+    );
+    for r in [guard, middle, exit] {
+        rt.block_on(r.handle.shutdown());
+    }
+}
