@@ -7,7 +7,7 @@
 //! - always the relay itself ([`super::relay::Relay::start_with`]: ORPorts, circuits, exits,
 //!   key rotation);
 //! - with `AuthoritativeDirectory 1` + `V3AuthoritativeDirectory 1`: the directory authority
-//!   ([`super::dirauth::start_authority_relay`]: upload handling, reachability tests, the
+//!   ([`super::dirauth::start_authority`]: upload handling, reachability tests, the
 //!   voting schedule) as the relay's directory source, and the authority's own descriptor;
 //! - otherwise, with `DirCache 1` and `DirAuthority` lines: the directory-cache mirror
 //!   ([`super::dircache`]) as the relay's directory source, and with
@@ -22,7 +22,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use super::dirauth::{start_authority_relay, AuthorityService};
+use super::dirauth::{start_authority, AuthorityHandle, AuthorityService};
 use super::relay::{Relay, RelayHandle, RelayOptions};
 use crate::config::RelayConfig;
 
@@ -45,7 +45,7 @@ pub enum NodeError {
 #[derive(Debug)]
 pub struct RelayNode {
     relay: RelayHandle,
-    authority: Option<Arc<AuthorityService>>,
+    authority: Option<AuthorityHandle>,
 }
 
 impl RelayNode {
@@ -65,18 +65,31 @@ impl RelayNode {
             config.v3_authoritative_directory,
         ) {
             (true, true) => {
-                // The authority lists its own descriptor directly (and rebuilds it); its
-                // relay must not also upload one to itself.
-                let mut opts = opts;
-                opts.publish = false;
-                let auth = start_authority_relay(config, opts)
+                // The authority first (it refuses without its keys), then the relay serving
+                // it. The authority lists its own descriptor directly (and rebuilds it), so
+                // the relay does not also upload one to itself.
+                let auth = start_authority(&config)
                     .await
                     .map_err(|e| NodeError::Authority(e.to_string()))?;
-                tracing::info!("directory authority running");
-                Ok(RelayNode {
-                    relay: auth.relay,
-                    authority: Some(auth.service),
-                })
+                let mut opts = opts;
+                opts.dir_source = Some(auth.source());
+                opts.publish = false;
+                if opts.extend_allow_private.is_none() {
+                    opts.extend_allow_private = Some(config.common.testing_tor_network);
+                }
+                match Relay::start_with(config, opts).await {
+                    Ok(relay) => {
+                        tracing::info!("directory authority running");
+                        Ok(RelayNode {
+                            relay,
+                            authority: Some(auth),
+                        })
+                    }
+                    Err(e) => {
+                        auth.stop();
+                        Err(e.into())
+                    }
+                }
             }
             (true, false) => Err(NodeError::Config(
                 "AuthoritativeDirectory 1 needs V3AuthoritativeDirectory 1 (v3 is the only kind of authority)"
@@ -102,7 +115,7 @@ impl RelayNode {
 
     /// The directory authority, when this node is one.
     pub fn authority(&self) -> Option<&Arc<AuthorityService>> {
-        self.authority.as_ref()
+        self.authority.as_ref().map(AuthorityHandle::service)
     }
 
     /// The bound ORPort addresses.
