@@ -13,30 +13,26 @@
 //!
 //! Not here: C tor nodes (tests/common/ctornet.rs runs those), several authorities.
 
-use std::fmt::Write as _;
+mod http;
+mod torrc;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
+
+use http::start_http;
+pub use http::HTTP_BODY;
+pub use torrc::fresh_temp_dir;
+use torrc::{authority_torrc, load, node_torrc, pre_keygen, reserve_port, write_private_dir};
 
 use super::dirauth::keygen_authority;
 use super::node::{NodeError, RelayNode};
 use super::tor_client::{TorClient, TorClientError, TorClientHandle};
-use crate::config::cli::Invocation;
-use crate::config::{ClientConfig, ConfigError, Daemon, DaemonConfig, RelayConfig};
+use crate::config::{ClientConfig, ConfigError, Daemon, RelayConfig};
 use crate::dir::doc::consensus::{Consensus, Flavor};
 use crate::dir::flags::RelayFlags;
-
-/// C tor's default exit policy after the configured rules (tor(1) `ExitPolicy`), as chutney
-/// exits fall through to it.
-const DEFAULT_EXIT_TAIL: &str = "reject *:25,reject *:119,reject *:135-139,reject *:445,\
-reject *:563,reject *:1214,reject *:4661-4666,reject *:6346-6429,reject *:6699,\
-reject *:6881-6999,accept *:*";
-
-/// The page the optional loopback HTTP server answers every request with.
-pub const HTTP_BODY: &[u8] = b"Hello from the Oniongate local test network!\n";
 
 /// What to start.
 #[derive(Clone, Debug)]
@@ -132,53 +128,6 @@ pub struct LocalNet {
     http: Option<(SocketAddr, watch::Sender<bool>)>,
 }
 
-/// A free loopback port (the listener is kept until all ports are chosen, so the ports
-/// are distinct).
-fn reserve_port(held: &mut Vec<std::net::TcpListener>) -> std::io::Result<u16> {
-    let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-    let port = l.local_addr()?.port();
-    held.push(l);
-    Ok(port)
-}
-
-fn load<C: DaemonConfig>(daemon: Daemon, path: &Path) -> Result<C, TestnetError> {
-    Invocation {
-        daemon,
-        torrc: Some(path.to_path_buf()),
-        overrides: Vec::new(),
-    }
-    .load::<C>()
-    .map_err(|source| TestnetError::Config {
-        path: path.to_path_buf(),
-        source: Box::new(source),
-    })
-}
-
-fn write_private_dir(p: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(p)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-/// The lines every relay node's torrc starts with.
-fn relay_torrc(role: &str, name: &str, data: &Path, or_port: u16) -> String {
-    format!(
-        "# Oniongate local test network: {role}\n\
-         Nickname {name}\n\
-         DataDirectory {}\n\
-         Address 127.0.0.1\n\
-         ORPort 127.0.0.1:{or_port}\n\
-         ContactInfo oniongate-testnet\n\
-         TestingTorNetwork 1\n\
-         AssumeReachable 1\n",
-        data.display()
-    )
-}
-
 impl LocalNet {
     /// Writes the torrcs, generates the authority keys, starts the authority, the relays and
     /// the client (after the authority's consensus lists every relay Running and Valid and
@@ -193,16 +142,7 @@ impl LocalNet {
         }
         let (base, remove_base) = match &opts.dir {
             Some(d) => (d.clone(), false),
-            None => {
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.subsec_nanos());
-                let d = std::env::temp_dir().join(format!(
-                    "oniongate-testnet-{}-{nanos:08x}",
-                    std::process::id()
-                ));
-                (d, true)
-            }
+            None => (fresh_temp_dir(), true),
         };
         write_private_dir(&base)?;
         let mut held = Vec::new();
@@ -227,48 +167,9 @@ impl LocalNet {
 
         // The authority: keys first (through the daemon's own key command), then its line.
         let auth_path = base.join("auth.torrc");
-        let mut auth_text = relay_torrc("directory authority", "auth", &base.join("auth"), auth_or);
         let iv = opts.voting_interval.max(10);
-        let delay = (iv / 5).max(2);
-        let exit_names = names[..opts.exits].join(",");
-        let _ = write!(
-            auth_text,
-            "DirPort 127.0.0.1:{auth_dir}\n\
-             AuthoritativeDirectory 1\n\
-             V3AuthoritativeDirectory 1\n\
-             ExitRelay 0\n\
-             ExitPolicy reject *:*\n\
-             V3AuthVotingInterval {iv}\n\
-             V3AuthVoteDelay {delay}\n\
-             V3AuthDistDelay {delay}\n\
-             TestingV3AuthInitialVotingInterval {iv}\n\
-             TestingV3AuthInitialVoteDelay {delay}\n\
-             TestingV3AuthInitialDistDelay {delay}\n\
-             TestingDirAuthVoteGuard *\n\
-             TestingDirAuthVoteHSDir *\n"
-        );
-        if !exit_names.is_empty() {
-            let _ = writeln!(auth_text, "TestingDirAuthVoteExit {exit_names}");
-        }
-        // The key command runs on the torrc without the test-network lines (they need the
-        // DirAuthority line, which needs the keys); the final file replaces it.
-        let pre_text: String = auth_text
-            .lines()
-            .filter(|l| {
-                l.starts_with('#')
-                    || [
-                        "Nickname",
-                        "DataDirectory",
-                        "Address",
-                        "ORPort",
-                        "DirPort",
-                        "ContactInfo",
-                    ]
-                    .iter()
-                    .any(|k| l.starts_with(&format!("{k} ")))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let auth_text = authority_torrc(&base, auth_or, auth_dir, iv, &names[..opts.exits]);
+        let pre_text = pre_keygen(&auth_text);
         std::fs::write(&auth_path, pre_text)?;
         let pre: RelayConfig = load(Daemon::Relay, &auth_path)?;
         let line = tokio::task::spawn_blocking(move || keygen_authority(&pre))
@@ -276,8 +177,7 @@ impl LocalNet {
             .map_err(|e| TestnetError::Keygen(e.to_string()))?
             .map_err(|e| TestnetError::Keygen(e.to_string()))?;
         tracing::info!("authority keys ready: {line}");
-        let _ = writeln!(auth_text, "{line}");
-        std::fs::write(&auth_path, &auth_text)?;
+        std::fs::write(&auth_path, format!("{auth_text}{line}\n"))?;
         let auth_cfg: RelayConfig = load(Daemon::Relay, &auth_path)?;
         let node = RelayNode::start(auth_cfg)
             .await
@@ -293,49 +193,47 @@ impl LocalNet {
         };
         tracing::info!("authority started (DirPort 127.0.0.1:{auth_dir})");
 
-        let mut relays = Vec::new();
-        for (i, (name, port)) in names.iter().zip(&relay_ports).enumerate() {
-            let exit = i < opts.exits;
-            let path = base.join(format!("{name}.torrc"));
-            let role = if exit { "exit relay" } else { "relay" };
-            let mut text = relay_torrc(role, name, &base.join(name), *port);
-            if exit {
-                let _ = write!(
-                    text,
-                    "ExitRelay 1\nExitPolicyRejectPrivate 0\n\
-                     ExitPolicy accept 127.0.0.0/8:*\nExitPolicy {DEFAULT_EXIT_TAIL}\n"
-                );
-            } else {
-                text.push_str("ExitRelay 0\nExitPolicy reject *:*\n");
-            }
-            let _ = writeln!(text, "{line}");
-            std::fs::write(&path, &text)?;
-            let cfg: RelayConfig = load(Daemon::Relay, &path)?;
-            let node = RelayNode::start(cfg)
-                .await
-                .map_err(|source| TestnetError::Node {
-                    name: name.clone(),
-                    source,
-                })?;
-            tracing::info!("{role} {name} started (ORPort 127.0.0.1:{port})");
-            relays.push(NetNode {
-                name: name.clone(),
-                torrc: path,
-                exit,
-                node,
-            });
-        }
-
-        let http = match opts.http_port {
-            Some(p) => Some(start_http(p).await?),
-            None => None,
-        };
-
+        // From here on, a failure stops what was started.
         let mut net_partial = Partial {
             authority: Some(authority),
-            relays,
-            http,
+            relays: Vec::new(),
+            http: None,
         };
+        let more = async {
+            for (i, (name, port)) in names.iter().zip(&relay_ports).enumerate() {
+                let exit = i < opts.exits;
+                let path = base.join(format!("{name}.torrc"));
+                let role = if exit { "exit relay" } else { "relay" };
+                let text = format!(
+                    "{}{line}\n",
+                    node_torrc(role, name, &base.join(name), *port, exit)
+                );
+                std::fs::write(&path, &text)?;
+                let cfg: RelayConfig = load(Daemon::Relay, &path)?;
+                let node = RelayNode::start(cfg)
+                    .await
+                    .map_err(|source| TestnetError::Node {
+                        name: name.clone(),
+                        source,
+                    })?;
+                tracing::info!("{role} {name} started (ORPort 127.0.0.1:{port})");
+                net_partial.relays.push(NetNode {
+                    name: name.clone(),
+                    torrc: path,
+                    exit,
+                    node,
+                });
+            }
+            if let Some(p) = opts.http_port {
+                net_partial.http = Some(start_http(p).await?);
+            }
+            Ok::<_, TestnetError>(())
+        }
+        .await;
+        if let Err(e) = more {
+            net_partial.stop().await;
+            return Err(e);
+        }
         let consensus_wait = Duration::from_secs(u64::from(iv) * 6);
         if let Err(e) = net_partial.wait_listed(consensus_wait).await {
             net_partial.stop().await;
@@ -344,16 +242,9 @@ impl LocalNet {
         tracing::info!("the consensus lists every relay; starting the client");
 
         let client_torrc = base.join("client.torrc");
-        let text = format!(
-            "# Oniongate local test network: client\n\
-             DataDirectory {}\n\
-             SocksPort 127.0.0.1:{socks_port}\n\
-             TestingTorNetwork 1\n\
-             {line}\n",
-            base.join("client").display()
-        );
-        std::fs::write(&client_torrc, text)?;
+        let text = torrc::client_torrc(&base.join("client"), socks_port, &line);
         let started = async {
+            std::fs::write(&client_torrc, text)?;
             let ccfg: ClientConfig = load(Daemon::Client, &client_torrc)?;
             let ports = ccfg.socks_ports.clone();
             let client = TorClient::start(ccfg).await?;
@@ -549,51 +440,4 @@ fn missing(c: &Consensus, auth: &NetNode, relays: &[NetNode]) -> Option<String> 
         }
     }
     None
-}
-
-/// Starts the loopback HTTP server; port 0 picks a free one.
-async fn start_http(port: u16) -> std::io::Result<(SocketAddr, watch::Sender<bool>)> {
-    let l = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
-    let addr = l.local_addr()?;
-    let (tx, mut rx) = watch::channel(false);
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = rx.changed() => return,
-                a = l.accept() => {
-                    if let Ok((s, _)) = a {
-                        tokio::spawn(answer_http(s));
-                    }
-                }
-            }
-        }
-    });
-    Ok((addr, tx))
-}
-
-/// Reads a request head (up to 16 KiB, 10 s) and answers [`HTTP_BODY`].
-async fn answer_http(mut s: tokio::net::TcpStream) {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    let read = async {
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-            match s.read(&mut chunk).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or_default()),
-            }
-        }
-    };
-    if tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let head = format!(
-        "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        HTTP_BODY.len()
-    );
-    let _ = s.write_all(head.as_bytes()).await;
-    let _ = s.write_all(HTTP_BODY).await;
-    let _ = s.shutdown().await;
 }

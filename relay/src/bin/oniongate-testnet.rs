@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use oniongate::config::{LogDest, LogSeverity, LogSpec};
-use oniongate::rt::testnet::{LocalNet, LocalNetOptions};
+use oniongate::rt::testnet::{fresh_temp_dir, LocalNet, LocalNetOptions};
 
 const USAGE: &str = "\
 usage: oniongate-testnet [options]
@@ -117,7 +117,30 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs the network; a temporary directory it made is removed however it ends (also when
+/// interrupted while the network is still starting).
+async fn run(mut args: Args) -> Result<(), Error> {
+    let made = if args.opts.dir.is_none() {
+        let d = fresh_temp_dir();
+        args.opts.dir = Some(d.clone());
+        Some(d)
+    } else {
+        None
+    };
+    let r = run_in(args).await;
+    if let Some(d) = made {
+        if d.exists() {
+            if let Err(e) = std::fs::remove_dir_all(&d) {
+                tracing::warn!("cannot remove {}: {e}", d.display());
+            }
+        }
+    }
+    r
+}
+
+async fn run_in(args: Args) -> Result<(), Error> {
     let mut stop = std::pin::pin!(oniongate::rt::shutdown_signal()?);
     let mut opts = args.opts;
     // The default HTTP port may be taken: fall back to a free one rather than fail.
