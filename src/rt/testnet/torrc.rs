@@ -179,12 +179,23 @@ mod tests {
         assert!(t.contains("TestingDirAuthVoteExit exit1\n"));
     }
 
+    fn summary_of(torrc: &str) -> crate::dir::flags::PortSummary {
+        use crate::config::{merge, parse_torrc, RelayConfig};
+        let line = "DirAuthority auth orport=1 no-v2 \
+                    v3ident=0000000000000000000000000000000000000000 127.0.0.1:2 \
+                    0000000000000000000000000000000000000000";
+        let entries = parse_torrc(&format!("{torrc}{line}\n"), "test").unwrap();
+        let cfg = RelayConfig::from_entries(&merge(Daemon::Relay, &[&entries]).unwrap()).unwrap();
+        let rules = crate::rt::publish::expanded_exit_policy(&cfg, &[Ipv4Addr::LOCALHOST.into()]);
+        crate::dir::doc::policy::summarize(&rules)
+    }
+
     #[test]
     fn exit_policy_summary_is_not_reject_all() {
-        let t = node_torrc("exit relay", "exit1", Path::new("/x"), 1, true);
-        assert!(t.contains("ExitPolicy accept 127.0.0.0/8:*\n"));
-        assert!(t.contains("accept *:*\n"));
-        let t = node_torrc("relay", "relay1", Path::new("/x"), 1, false);
-        assert!(t.contains("ExitPolicy reject *:*\n"));
+        let exit = summary_of(&node_torrc("exit relay", "exit1", Path::new("/x"), 1, true));
+        assert!(exit.allows(8000) && exit.allows(80) && exit.allows(443));
+        assert!(!exit.allows(25));
+        let relay = summary_of(&node_torrc("relay", "relay1", Path::new("/x"), 1, false));
+        assert!(relay.allows_none());
     }
 }
