@@ -201,8 +201,10 @@ async fn authority_with_three_relays() {
             (200, "Descriptor accepted".into())
         );
         // The same one again changes nothing: still 200, C tor's text.
-        let (code, _) = post(net.dirport, &d).await;
-        assert_eq!(code, 200);
+        assert_eq!(
+            post(net.dirport, &d).await,
+            (200, "Router descriptor was not new.".into())
+        );
     }
     wait_listed(&net, 4).await;
     let text =
@@ -287,7 +289,14 @@ async fn authority_with_three_relays() {
             "Tor version is insecure or unsupported. Please upgrade!".into()
         )
     );
-    assert_eq!(post(net.dirport, "garbage").await.0, 400);
+    assert_eq!(
+        post(net.dirport, "router garbage\n").await,
+        (400, "Couldn't parse router descriptor.".into())
+    );
+    assert_eq!(
+        post(net.dirport, "garbage").await,
+        (400, "No descriptors found in your POST.".into())
+    );
 
     // A stopped relay drops out after its next test fails... only after 45 min (C tor's
     // REACHABLE_TIMEOUT), so not checked here.
@@ -303,4 +312,54 @@ async fn authority_with_three_relays() {
     .unwrap();
     assert_eq!(svc2.server_all().matches("\nrouter-signature\n").count(), 4);
     svc2.stop();
+}
+
+/// The schedule without early consensuses, with 1-second rounds: consensuses at aligned
+/// valid-after times with C tor's lifetimes, and a shared-random value once a protocol run
+/// (24 rounds) starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_and_shared_random() {
+    let dir = TempDir::new("dirauth-sched");
+    let auth_relay = start_relay(&dir, "auth").await;
+    let keys = Arc::new(
+        AuthorityKeys::generate(&mut rand::rngs::OsRng, now() - 60, 86_400, None).unwrap(),
+    );
+    let mut cfg = auth_config(&auth_relay);
+    cfg.timing.interval = 1;
+    cfg.timing.initial_interval = 1;
+    let mut opts = ServiceOptions::for_network(true);
+    opts.early = false;
+    let svc = AuthorityService::start(cfg, keys.clone(), None, opts).unwrap();
+    let own = descriptor(&dir, "auth", &auth_relay, "Tor 0.4.9.11 on Linux");
+    assert_eq!(svc.add_own(&own).status, 200);
+    let mut seen = Vec::new();
+    let mut srv = None;
+    for _ in 0..900 {
+        if let Some(text) = svc.consensus(Flavor::Microdesc) {
+            let c = Consensus::parse(&text).unwrap();
+            if seen.last() != Some(&c.valid_after) {
+                assert_eq!(c.fresh_until, c.valid_after + 1);
+                assert_eq!(c.valid_until, c.valid_after + 3);
+                c.verify(&[keys.v3ident()], &[keys.cert().clone()], now())
+                    .unwrap();
+                seen.push(c.valid_after);
+            }
+            if let Some(cur) = c.shared_rand_current {
+                srv = Some((c.valid_after, cur.reveals));
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (va, reveals) = srv.expect("a shared-random value within a protocol run or two");
+    // Made at the first round of a run (or the first one made after it, on a loaded host):
+    // a commit-phase round.
+    assert_eq!(
+        oniongate::dirauth::sr::phase_of(va, 1),
+        oniongate::dirauth::sr::Phase::Commit
+    );
+    assert!(reveals <= 1);
+    assert!(seen.len() >= 3, "one consensus per round: {seen:?}");
+    svc.stop();
+    auth_relay.shutdown().await;
 }

@@ -49,9 +49,10 @@ pub const MSG_UTF8: &str = "descriptor(s) or extrainfo(s) not valid UTF-8 or had
 pub const MSG_NONE: &str = "No descriptors found in your POST.";
 /// Reply for an accepted descriptor.
 pub const MSG_ACCEPTED: &str = "Descriptor accepted";
-/// Reply (with status 200) for a descriptor that changes nothing.
-pub const MSG_COSMETIC: &str = "Not replacing router descriptor; no information has changed \
-since the last one with this identity.";
+/// Reply (with status 200) for a descriptor already known, or older than the known one.
+pub const MSG_NOT_NEW: &str = "Router descriptor was not new.";
+/// Reply for a descriptor that does not parse or verify (the reason is logged only).
+pub const MSG_PARSE: &str = "Couldn't parse router descriptor.";
 
 /// The acceptance options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -196,7 +196,7 @@ impl Authority {
                 Ok(Some(id)) => reply.added.push(id),
                 Ok(None) => {
                     if reply.status == 200 {
-                        reply.message = accept::MSG_COSMETIC.to_string();
+                        reply.message = accept::MSG_NOT_NEW.to_string();
                     }
                 }
                 Err(m) => {
@@ -208,15 +208,19 @@ impl Authority {
         reply
     }
 
-    /// Adds one descriptor; `Ok(None)` when it changes nothing.
+    /// Adds one descriptor; `Ok(None)` when it is not newer than the known one (C tor does
+    /// not replace descriptors with only cosmetic changes either; this authority does).
     fn add_one(&mut self, text: &str, now: u64) -> Result<Option<RsaIdentity>, String> {
         if text.len() > accept::MAX_DESCRIPTOR_UPLOAD_SIZE {
             return Err(accept::MSG_TOO_LARGE.into());
         }
-        let desc = RouterDescriptor::parse(text, now)
-            .map_err(|e| format!("Couldn't parse router descriptor: {e}"))?;
+        let desc = RouterDescriptor::parse(text, now).map_err(|e| {
+            tracing::info!(error = %e, "rejecting an unparsable descriptor");
+            accept::MSG_PARSE.to_string()
+        })?;
         if desc.tap_onion_key.is_none() {
-            return Err("Couldn't parse router descriptor: missing onion-key".into());
+            tracing::info!("rejecting a descriptor without a TAP onion-key");
+            return Err(accept::MSG_PARSE.into());
         }
         let facts = UploadFacts {
             len: text.len(),
@@ -233,10 +237,7 @@ impl Authority {
                 return Ok(None);
             }
             if old.desc.published >= desc.published {
-                return Err(
-                    "Not replacing router descriptor; a newer one with this identity is known."
-                        .into(),
-                );
+                return Ok(None);
             }
         }
         self.pins.add(desc.rsa_id, desc.ed_id);

@@ -88,7 +88,8 @@ pub struct AuthorityService {
     keys: Arc<AuthorityKeys>,
     dir: Option<PrivateDir>,
     opts: ServiceOptions,
-    kick: Notify,
+    kick_test: Notify,
+    kick_sched: Notify,
     stop: watch::Sender<bool>,
 }
 
@@ -137,7 +138,8 @@ impl AuthorityService {
             keys,
             dir,
             opts,
-            kick: Notify::new(),
+            kick_test: Notify::new(),
+            kick_sched: Notify::new(),
             stop,
         });
         tokio::spawn(svc.clone().stop_on(Self::reachability_loop));
@@ -197,7 +199,7 @@ impl AuthorityService {
             tracing::info!(reason = %reply.message, "descriptor upload rejected");
         }
         if !reply.added.is_empty() {
-            self.kick.notify_one();
+            self.kick_test.notify_one();
         }
         reply
     }
@@ -326,10 +328,10 @@ impl AuthorityService {
                     g.auth.note_reachability(&id, ok, now);
                 }
                 drop(g);
-                self.kick.notify_one();
+                self.kick_sched.notify_one();
             }
             tokio::select! {
-                _ = self.kick.notified() => {}
+                _ = self.kick_test.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
@@ -394,7 +396,7 @@ impl AuthorityService {
                 }
             }
             tokio::select! {
-                _ = self.kick.notified() => {}
+                _ = self.kick_sched.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
