@@ -98,7 +98,6 @@ fn our_relays_in_a_ctor_dirauth_network() {
         .torrc(Role::Authority, "TestingDirAuthVoteExit exit0,ogExit")
         .start();
     let auth_lines = net.dir_authority_lines();
-    net.wait_for_consensus(3, secs(60)).unwrap();
     let c_started = t0.elapsed();
     let port = page.addr.port();
 
@@ -119,6 +118,10 @@ fn our_relays_in_a_ctor_dirauth_network() {
         ],
         false,
     );
+
+    // Started right after the C tor relays' descriptors reached the authority: ours often
+    // make the first consensus too.
+    net.wait_for_consensus(3, secs(60)).unwrap();
 
     // 1. Listed by the C tor authority.
     let wants: [(&OurRelay, &[&str]); 3] = [
@@ -145,6 +148,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
         assert_eq!(listed.nickname, r.nickname);
     }
     let listed = t0.elapsed();
+    net.mark("ours listed");
 
     // The exit's microdescriptor, as the C tor authority made it, is not reject-all.
     let auth = net.authorities().next().unwrap().dir_addr().unwrap();
@@ -166,6 +170,8 @@ fn our_relays_in_a_ctor_dirauth_network() {
     // everything it serves comes over BEGIN_DIR.
     assert!(guard.handle.dir_addrs().is_empty());
     let recorder = guard.recorder.as_ref().unwrap();
+    recorder.wait_ready(6, secs(60)).unwrap();
+    net.mark("our cache ready");
     let entry = format!("EntryNodes {}", guard.path_id());
     net.add_client(&[entry.as_str(), "UseEntryGuards 1"])
         .unwrap();
@@ -211,6 +217,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
         eprintln!("{what}: page fetched in {took:.1?}");
     }
     assert!(page.served() >= 5);
+    net.mark("fetched via our guard, middle, exit");
 
     // The consensus moves every 10 s: client0 fetches a later one from its dir guard
     // (its first came from the authority, as C tor bootstraps from authorities or
@@ -229,6 +236,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    net.mark("consensus from our cache");
     eprintln!("our cache served in all:\n{}", describe(&recorder.served()));
 
     eprintln!(
