@@ -39,6 +39,7 @@ mod value;
 pub use daemon::{
     merge, ClientConfig, CommonConfig, DaemonConfig, OnionServiceConfig, RelayConfig, ServiceConfig,
 };
+pub(crate) use dirauth::parse_dir_authority;
 pub use dirauth::DirAuthority;
 pub use dirauth_opts::DirAuthOptions;
 pub use include::{read_torrc, FsIncludes};

@@ -20,6 +20,7 @@ pub mod flags;
 pub mod routerset;
 pub mod schedule;
 pub mod sr;
+pub mod state;
 pub mod weights;
 
 /// Errors of the authority's sans-IO parts.

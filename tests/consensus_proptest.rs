@@ -230,6 +230,26 @@ proptest! {
         }
         if let Ok(c) = Consensus::parse(&text) {
             let _ = c.verify(&ids, &certs, T0);
+            // As the fuzz target: what parses, rebuilds to the same fields.
+            let mut want = ConsensusBuilder::from_consensus(&c);
+            want.sources.sort_by_key(|s| s.identity);
+            for r in &mut want.routers {
+                if c.flavor == Flavor::Microdesc {
+                    r.port_summary = None;
+                    if c.method >= 33 {
+                        r.published = DUMMY_PUBLISHED;
+                    }
+                }
+                if r.bandwidth.is_none() {
+                    r.unmeasured = false;
+                }
+            }
+            let rebuilt = format!("{}{}", want.build_unsigned(), &text[text.find("directory-signature").unwrap_or(0)..]);
+            if let Ok(again) = Consensus::parse(&rebuilt) {
+                prop_assert_eq!(ConsensusBuilder::from_consensus(&again), want);
+            } else {
+                prop_assert!(false, "rebuilt text does not parse: {:?}", Consensus::parse(&rebuilt).err());
+            }
         }
         let _ = AuthCert::parse(&cert);
     }

@@ -110,6 +110,28 @@ fn arti_chutney_consensuses_verify() {
     }
 }
 
+#[test]
+fn real_network_consensuses_rebuild_exactly() {
+    // Arti's testdata-live: the live Tor network's consensuses of 2026-07-27 (nine C tor
+    // authorities, method 35), cut down to five routers (so the signatures no longer
+    // match; only the text is checked).
+    for (file, flavor) in [
+        ("live/consensus", Flavor::Ns),
+        ("live/consensus-microdesc", Flavor::Microdesc),
+    ] {
+        let c = Consensus::parse(&read(&format!("arti/{file}"))).unwrap();
+        assert_eq!(c.flavor, flavor);
+        assert_eq!(c.method, 35);
+        assert_eq!(c.sources.len(), 9);
+        assert_eq!(c.signatures.len(), 9);
+        assert!(c.shared_rand_current.is_some() && c.shared_rand_previous.is_some());
+        assert_eq!(c.routers.len(), 5);
+        let sig = c.text.find("directory-signature ").unwrap();
+        let rebuilt = ConsensusBuilder::from_consensus(&c).build_unsigned();
+        assert_eq!(rebuilt, c.text[..sig], "{file}");
+    }
+}
+
 /// The microdescriptors of a `/tor/micro/d/` body, split at their `onion-key` lines.
 fn split_microdescs(body: &str) -> Vec<&str> {
     let mut starts: Vec<usize> = body

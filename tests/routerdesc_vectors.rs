@@ -265,3 +265,29 @@ fn arti_accepts_and_verifies_our_descriptor_and_microdescriptor() {
         assert_eq!(arti_md.ed25519_id().as_bytes(), &ours.ed_id.0);
     }
 }
+
+#[test]
+fn ctor_authority_microdescriptors_match_their_consensus() {
+    // tests/vectors/ctor049 (see its README): every microdescriptor a C tor 0.4.9.11
+    // network served, and the microdesc consensus (method 35) that lists them.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/ctor049");
+    let mds = std::fs::read_to_string(root.join("microdescs.txt")).unwrap();
+    let consensus = std::fs::read_to_string(root.join("consensus-microdesc.txt")).unwrap();
+    let parsed = Microdesc::parse_many(&mds).unwrap();
+    let mut listed: Vec<&str> = consensus
+        .lines()
+        .filter_map(|l| l.strip_prefix("m "))
+        .collect();
+    let mut ours: Vec<String> = parsed.iter().map(Microdesc::digest_b64).collect();
+    listed.sort_unstable();
+    ours.sort_unstable();
+    assert_eq!(ours, listed);
+    assert_eq!(
+        parsed.iter().map(|m| m.text.as_str()).collect::<String>(),
+        mds
+    );
+    for md in &parsed {
+        assert!(md.tap_onion_key.is_some() && md.ed_id.is_some());
+    }
+    assert!(parsed.iter().any(|m| !m.ipv4_policy.allows_none()));
+}

@@ -1,23 +1,45 @@
-//! `oniongate-relay`: the Oniongate relay (guard, middle, exit).
+//! `oniongate-relay`: the Oniongate relay (guard, middle, exit), and with
+//! `AuthoritativeDirectory 1` + `V3AuthoritativeDirectory 1` a directory authority.
 //!
 //! A thin `main`: the library parses tor's command line, loads and validates the
 //! configuration and sets up logging ([`oniongate::rt::daemon_main`]); this file runs the
-//! relay ([`oniongate::rt::relay::Relay`]) until SIGINT or SIGTERM, then stops it cleanly.
+//! relay ([`oniongate::rt::relay::Relay`]), or the authority
+//! ([`oniongate::rt::dirauth::start_authority_relay`]), until SIGINT or SIGTERM, then stops
+//! it cleanly.
+//!
+//! `--keygen-authority` (with `-f torrc`): makes the relay keys and the v3 authority keys in
+//! `DataDirectory/keys/` if missing, prints the `DirAuthority` line for the configured
+//! addresses, and exits.
 
 use std::process::ExitCode;
 
 use oniongate::config::RelayConfig;
-use oniongate::rt::relay::Relay;
+use oniongate::rt::dirauth::{keygen_authority, start_authority_relay};
+use oniongate::rt::relay::{Relay, RelayOptions};
 
 fn main() -> ExitCode {
-    oniongate::rt::daemon_main::<RelayConfig, _>(&oniongate::rt::args(), |config| {
+    let mut args = oniongate::rt::args();
+    let keygen = args.iter().any(|a| a == "--keygen-authority");
+    args.retain(|a| a != "--keygen-authority");
+    oniongate::rt::daemon_main::<RelayConfig, _>(&args, |config| {
+        if keygen {
+            println!("{}", keygen_authority(&config)?);
+            return Ok(ExitCode::SUCCESS);
+        }
         let rt = oniongate::rt::runtime()?;
         rt.block_on(async move {
             let stop = oniongate::rt::shutdown_signal()?;
-            let relay = Relay::start(config).await?;
-            let signal = stop.await;
-            tracing::info!(?signal, "stopping");
-            let left = relay.shutdown().await;
+            let left = if config.authoritative_directory && config.v3_authoritative_directory {
+                let auth = start_authority_relay(config, RelayOptions::default()).await?;
+                let signal = stop.await;
+                tracing::info!(?signal, "stopping");
+                auth.shutdown().await
+            } else {
+                let relay = Relay::start(config).await?;
+                let signal = stop.await;
+                tracing::info!(?signal, "stopping");
+                relay.shutdown().await
+            };
             if left > 0 {
                 tracing::warn!(left, "some tasks did not stop in time");
             }

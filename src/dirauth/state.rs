@@ -39,8 +39,17 @@ pub const REQUIRED_CLIENT_PROTOCOLS: &str = "Cons=2 Desc=2 FlowCtrl=1 Link=4 Mic
 pub const REQUIRED_RELAY_PROTOCOLS: &str = "Cons=2 Desc=2 DirCache=2 FlowCtrl=1-2 HSDir=2 HSIntro=4-5 HSRend=2 Link=4-5 LinkAuth=3 Microdesc=2 Relay=2-4";
 /// Flags a lone authority votes on (C tor `DIRVOTE_UNIVERSAL_FLAGS` plus Running).
 pub const KNOWN_FLAGS: &[&str] = &[
-    "Authority", "Exit", "Fast", "Guard", "HSDir", "Running", "Stable", "StaleDesc", "Sybil",
-    "V2Dir", "Valid",
+    "Authority",
+    "Exit",
+    "Fast",
+    "Guard",
+    "HSDir",
+    "Running",
+    "Stable",
+    "StaleDesc",
+    "Sybil",
+    "V2Dir",
+    "Valid",
 ];
 
 /// Static facts about this authority.
@@ -158,8 +167,23 @@ impl Authority {
         if text.starts_with('\u{feff}') {
             return reject(accept::MSG_UTF8);
         }
-        let pieces = split_descriptors(text);
+        // C tor relays post their extra-info document after the descriptor, in the same
+        // body; it is cut off (this authority does not serve extra-info).
+        let pieces: Vec<&str> = split_descriptors(text)
+            .into_iter()
+            .map(|p| match p.find("\nextra-info ") {
+                Some(i) => p.get(..=i).unwrap_or(p),
+                None => p,
+            })
+            .collect();
         if pieces.is_empty() {
+            if text.starts_with("extra-info ") {
+                return UploadReply {
+                    status: 200,
+                    message: accept::MSG_ACCEPTED.to_string(),
+                    added: Vec::new(),
+                };
+            }
             return reject(accept::MSG_NONE);
         }
         let mut reply = UploadReply {
@@ -270,9 +294,9 @@ impl Authority {
 
     /// Whether every known relay other than this one has been tested at least once.
     pub fn all_tested(&self) -> bool {
-        self.relays.values().all(|k| {
-            k.desc.rsa_id == self.cfg.my_rsa_id || k.history.last_tested.is_some()
-        })
+        self.relays
+            .values()
+            .all(|k| k.desc.rsa_id == self.cfg.my_rsa_id || k.history.last_tested.is_some())
     }
 
     /// Every descriptor, concatenated (`/tor/server/all`, and the persisted store).
@@ -311,7 +335,14 @@ impl Authority {
         let records: Vec<RelayRecord> = self.relays.values().map(|k| self.record(k)).collect();
         let sybil_in: Vec<(RsaIdentity, Ipv4Addr, bool, u64)> = records
             .iter()
-            .map(|r| (r.rsa_id, r.ipv4, r.is_authority, u64::from(r.bandwidth_kb())))
+            .map(|r| {
+                (
+                    r.rsa_id,
+                    r.ipv4,
+                    r.is_authority,
+                    u64::from(r.bandwidth_kb()),
+                )
+            })
             .collect();
         let omit = accept::sybil_omit(&sybil_in, self.cfg.max_per_addr);
         let active: Vec<RelayRecord> = records
@@ -365,14 +396,23 @@ impl Authority {
         keys: &AuthorityKeys,
         random: [u8; 32],
     ) -> Result<Made, DocError> {
-        self.sr
-            .update(valid_after, self.cfg.timing.interval, keys.v3ident(), random);
+        self.sr.update(
+            valid_after,
+            self.cfg.timing.interval,
+            keys.v3ident(),
+            random,
+        );
         let life = self.cfg.timing.lifetime(valid_after);
         let statuses = self.statuses(now);
         let mut totals = Totals::default();
         for (rs, _) in &statuses {
-            let exit = rs.flags.contains(RelayFlags::EXIT) && !rs.flags.contains(RelayFlags::BAD_EXIT);
-            totals.add(rs.bandwidth.unwrap_or(0), exit, rs.flags.contains(RelayFlags::GUARD));
+            let exit =
+                rs.flags.contains(RelayFlags::EXIT) && !rs.flags.contains(RelayFlags::BAD_EXIT);
+            totals.add(
+                rs.bandwidth.unwrap_or(0),
+                exit,
+                rs.flags.contains(RelayFlags::GUARD),
+            );
         }
         let weights = weights::compute(&totals, BW_WEIGHT_SCALE)
             .map(|w| w.to_map())
@@ -437,4 +477,28 @@ pub fn version_from_platform(platform: &str) -> Option<String> {
         end = end + 1 + after.find(char::is_whitespace)?;
     }
     platform.get(..end).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_from_platforms() {
+        let v = |p: &str| version_from_platform(p);
+        assert_eq!(v("Tor 0.4.9.11 on Linux").as_deref(), Some("Tor 0.4.9.11"));
+        assert_eq!(
+            v("Tor 0.2.1.1 (r12345) on Windows").as_deref(),
+            Some("Tor 0.2.1.1 (r12345)")
+        );
+        assert_eq!(v("Tor 0.4.9.11"), None);
+        assert_eq!(v("Oniongate 0.1.0"), None);
+    }
+
+    #[test]
+    fn known_flags_sorted() {
+        let mut sorted = KNOWN_FLAGS.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, KNOWN_FLAGS);
+    }
 }

@@ -139,3 +139,34 @@ fn resolved_addrs(answers: &[(crate::relaycell::ResolvedVal, u32)]) -> Vec<IpAdd
         })
         .collect()
 }
+
+/// The hostnames in a RESOLVED answer (addresses, errors and non-UTF-8 names skipped).
+fn resolved_names(answers: &[(crate::relaycell::ResolvedVal, u32)]) -> Vec<String> {
+    use crate::relaycell::ResolvedVal;
+    answers
+        .iter()
+        .filter_map(|(v, _)| match v {
+            ResolvedVal::Hostname(h) => String::from_utf8(h.clone()).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The reverse-lookup name of an address: `d.c.b.a.in-addr.arpa`, or the 32 nibbles of an
+/// IPv6 address reversed under `ip6.arpa` (RFC 1035 §3.5, RFC 3596 §2.5).
+fn reverse_name(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(a) => {
+            let [p, q, r, s] = a.octets();
+            format!("{s}.{r}.{q}.{p}.in-addr.arpa")
+        }
+        IpAddr::V6(a) => {
+            let mut out = String::with_capacity(72);
+            for b in a.octets().iter().rev() {
+                out.push_str(&format!("{:x}.{:x}.", b & 0xf, b >> 4));
+            }
+            out.push_str("ip6.arpa");
+            out
+        }
+    }
+}

@@ -461,10 +461,14 @@ impl DirCache {
         loop {
             let rep = self.refresh().await;
             for e in &rep.errors {
-                tracing::info!("directory cache: {e}");
+                if e.contains("rejected") {
+                    tracing::warn!("directory cache: {e}");
+                } else {
+                    tracing::debug!("directory cache: {e}");
+                }
             }
             if !rep.new_consensus.is_empty() || rep.new_microdescs > 0 {
-                tracing::info!(
+                tracing::debug!(
                     certs = rep.certs,
                     new = ?rep.new_consensus,
                     microdescs = self.n_microdescs(),

@@ -119,7 +119,7 @@ pub struct RouterDescriptor {
     pub ipv6_or: Option<SocketAddrV6>,
     /// `platform`, exactly as written after the keyword.
     pub platform: Option<String>,
-    /// `proto` arguments (empty if the item is missing).
+    /// `proto` arguments (required, as C tor requires it).
     pub protocols: String,
     /// `published`, seconds since the epoch.
     pub published: u64,

@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::stream::{DataStream, ReadEnd, StreamShared};
 use super::{
-    resolved_addrs, CircuitClosed, ClientChannel, Error, DEFAULT_BUILD_TIMEOUT,
-    DEFAULT_STREAM_TIMEOUT,
+    resolved_addrs, resolved_names, reverse_name, CircuitClosed, ClientChannel, Error,
+    DEFAULT_BUILD_TIMEOUT, DEFAULT_STREAM_TIMEOUT,
 };
 use crate::cell::{ChanCell, CircId};
 use crate::client::{CircEvent, HopTarget, OriginCircuit, StreamId};
@@ -71,6 +71,7 @@ pub(super) enum Cmd {
         reply: Reply<DataStream>,
     },
     Resolve(String, Reply<Vec<IpAddr>>),
+    ResolvePtr(String, Reply<Vec<String>>),
     Send(RelayMessage, Reply<()>),
     Close,
     /// A stream's buffers or flags changed: service it.
@@ -95,6 +96,7 @@ impl std::fmt::Debug for Cmd {
             Cmd::Extend(..) => "Extend",
             Cmd::Begin { .. } => "Begin",
             Cmd::Resolve(..) => "Resolve",
+            Cmd::ResolvePtr(..) => "ResolvePtr",
             Cmd::Send(..) => "Send",
             Cmd::Close => "Close",
             Cmd::Stream(_) => "Stream",
@@ -185,6 +187,13 @@ impl Circuit {
         self.ask_timed(|r| Cmd::Resolve(host, r)).await
     }
 
+    /// Asks the last hop for the hostnames of `addr` (RESOLVE of its `in-addr.arpa` /
+    /// `ip6.arpa` name, tor-spec §6.4); the hostname answers.
+    pub async fn resolve_ptr(&self, addr: IpAddr) -> Result<Vec<String>, Error> {
+        let name = reverse_name(addr);
+        self.ask_timed(|r| Cmd::ResolvePtr(name, r)).await
+    }
+
     /// Sends a relay message to a hop (not DATA, SENDME, EXTEND2, BEGIN, RESOLVE or END,
     /// which the circuit manages itself).
     pub async fn send_message(&self, msg: RelayMessage) -> Result<(), Error> {
@@ -266,6 +275,7 @@ struct Reactor {
     pending_hop: Option<Reply<()>>,
     opening: HashMap<StreamId, Reply<DataStream>>,
     resolving: HashMap<StreamId, Reply<Vec<IpAddr>>>,
+    resolving_ptr: HashMap<StreamId, Reply<Vec<String>>>,
     streams: HashMap<StreamId, Arc<StreamShared>>,
     messages: mpsc::UnboundedSender<RelayMessage>,
     closed: watch::Sender<Option<CircuitClosed>>,
@@ -297,6 +307,7 @@ impl Reactor {
             pending_hop: Some(first_hop),
             opening: HashMap::new(),
             resolving: HashMap::new(),
+            resolving_ptr: HashMap::new(),
             streams: HashMap::new(),
             messages: msg_tx,
             closed,
@@ -382,6 +393,14 @@ impl Reactor {
                     let _ = reply.send(Err(e.into()));
                 }
             },
+            Cmd::ResolvePtr(name, reply) => match self.circ.resolve(&name, &mut self.rng) {
+                Ok(s) => {
+                    self.resolving_ptr.insert(s, reply);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
             Cmd::Send(m, reply) => {
                 let res = self.circ.send(m.hop, m.stream_id, &m.msg, &mut self.rng);
                 let _ = reply.send(res.map_err(Error::from));
@@ -433,6 +452,8 @@ impl Reactor {
                     let _ = r.send(Err(Error::StreamEnded(reason)));
                 } else if let Some(r) = self.resolving.remove(&stream) {
                     let _ = r.send(Err(Error::StreamEnded(reason)));
+                } else if let Some(r) = self.resolving_ptr.remove(&stream) {
+                    let _ = r.send(Err(Error::StreamEnded(reason)));
                 } else if let Some(sh) = self.streams.remove(&stream) {
                     // END(DONE) is a clean end of file; other reasons are errors.
                     sh.finish(if reason == EndReason::DONE {
@@ -449,6 +470,13 @@ impl Reactor {
                         Err(Error::ResolveFailed)
                     } else {
                         Ok(addrs)
+                    });
+                } else if let Some(r) = self.resolving_ptr.remove(&stream) {
+                    let names = resolved_names(&answers);
+                    let _ = r.send(if names.is_empty() {
+                        Err(Error::ResolveFailed)
+                    } else {
+                        Ok(names)
                     });
                 }
             }
@@ -476,6 +504,9 @@ impl Reactor {
                     let _ = r.send(Err(Error::Closed(why.clone())));
                 }
                 for (_, r) in self.resolving.drain() {
+                    let _ = r.send(Err(Error::Closed(why.clone())));
+                }
+                for (_, r) in self.resolving_ptr.drain() {
                     let _ = r.send(Err(Error::Closed(why.clone())));
                 }
                 for (_, sh) in self.streams.drain() {

@@ -211,3 +211,15 @@ async fn a_slow_reader_holds_sendmes_and_releases_them_when_it_catches_up() {
         Some(crate::relaycell::EndReason::CONNRESET)
     );
 }
+
+#[test]
+fn reverse_names() {
+    use std::net::IpAddr;
+    let v4: IpAddr = "192.0.2.5".parse().unwrap();
+    assert_eq!(super::reverse_name(v4), "5.2.0.192.in-addr.arpa");
+    let v6: IpAddr = "2001:db8::567:89ab".parse().unwrap();
+    assert_eq!(
+        super::reverse_name(v6),
+        "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"
+    );
+}

@@ -56,7 +56,9 @@ pub fn keys_dir(config: &RelayConfig) -> Result<PathBuf, KeygenError> {
 /// Whether the files an authority runs with (signing key and certificate; the identity key
 /// may be kept offline, as with `tor-gencert`) exist in `keys_dir`.
 pub fn have_authority_keys(keys_dir: &Path) -> bool {
-    AUTHORITY_FILES[1..].iter().all(|f| keys_dir.join(f).exists())
+    AUTHORITY_FILES[1..]
+        .iter()
+        .all(|f| keys_dir.join(f).exists())
 }
 
 /// Loads the authority keys, or explains which command makes them.

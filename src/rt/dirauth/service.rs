@@ -150,6 +150,12 @@ impl AuthorityService {
         let _ = self.stop.send(true);
     }
 
+    /// Resolves once [`AuthorityService::stop`] was called.
+    pub async fn wait_stopped(&self) {
+        let mut rx = self.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
     async fn stop_on<F, Fut>(self: Arc<Self>, f: F)
     where
         F: FnOnce(Arc<Self>) -> Fut,
@@ -361,10 +367,13 @@ impl AuthorityService {
                 let g = self.lock();
                 let cur = g.current.as_ref().map(|c| (c.valid_after, c.interval));
                 let ready = !g.auth.relays.is_empty() && g.auth.all_tested();
-                let changed = ready
-                    && g.current.as_ref().map(|c| &c.listing) != Some(&listing(&g.auth, now));
+                let changed =
+                    ready && g.current.as_ref().map(|c| &c.listing) != Some(&listing(&g.auth, now));
                 let early_ok = g.current.is_none() || self.opts.early;
-                (cur, changed && early_ok && !listing(&g.auth, now).is_empty())
+                (
+                    cur,
+                    changed && early_ok && !listing(&g.auth, now).is_empty(),
+                )
             };
             let gap_ok = last_early.is_none_or(|t| t.elapsed() >= self.opts.min_gap);
             if early_due && gap_ok {

@@ -35,7 +35,10 @@ impl DirSource for AuthoritySource {
                     return DirAnswer::status(404, "No such diff available");
                 }
                 if !client_likes_consensus(&[v3], authorities) {
-                    return DirAnswer::status(404, "Consensus not signed by sufficient number of requested authorities");
+                    return DirAnswer::status(
+                        404,
+                        "Consensus not signed by sufficient number of requested authorities",
+                    );
                 }
                 let Some(p) = svc.published() else {
                     return DirAnswer::not_found();

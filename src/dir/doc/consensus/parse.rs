@@ -89,6 +89,11 @@ fn once(seen: &mut Vec<&'static str>, kw: &'static str, item: &Item<'_>) -> Resu
 }
 
 pub(super) fn parse(text: &str) -> Result<Consensus, DocError> {
+    parse_capped(text, MAX_ROUTERS)
+}
+
+/// [`parse`] with a router cap (tests use small ones).
+pub(super) fn parse_capped(text: &str, max_routers: usize) -> Result<Consensus, DocError> {
     if text.len() > MAX_CONSENSUS_BYTES {
         return Err(DocError::Invalid(format!(
             "consensus is {} bytes, more than {MAX_CONSENSUS_BYTES}",
@@ -262,9 +267,9 @@ pub(super) fn parse(text: &str) -> Result<Consensus, DocError> {
 
     // --- router entries
     while let Some(r) = it.next_if(|i| i.keyword == "r") {
-        if c.routers.len() >= MAX_ROUTERS {
+        if c.routers.len() >= max_routers {
             return Err(DocError::Invalid(format!(
-                "more than {MAX_ROUTERS} routers"
+                "more than {max_routers} routers"
             )));
         }
         let mut body = Vec::new();

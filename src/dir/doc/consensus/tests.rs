@@ -213,3 +213,75 @@ fn tampering_and_garbage_are_refused() {
     );
     assert!(Consensus::parse(&swapped).is_err());
 }
+
+#[test]
+fn wrong_signing_key_and_expired_certs_are_refused() {
+    let a = [auth(1), auth(2), auth(3)];
+    let ids: Vec<_> = a.iter().map(|k| k.v3ident()).collect();
+    let certs: Vec<_> = a.iter().map(|k| k.cert().clone()).collect();
+    let unsigned = builder(Flavor::Microdesc, &[&a[0], &a[1], &a[2]]).build_unsigned();
+    // Authority 0 recertifies its identity with a new signing key the verifier has no
+    // certificate for.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(50);
+    let new_sk = generate_rsa(&mut rng, 1024).unwrap();
+    let id0 = a[0].identity_key().unwrap().clone();
+    let a0b = AuthorityKeys::certify(id0.clone(), new_sk.clone(), T0 - 3600, 86_400, None).unwrap();
+    let text = sign_consensus(&sign_consensus(&unsigned, &a0b).unwrap(), &a[1]).unwrap();
+    let c = Consensus::parse(&text).unwrap();
+    let e = c.verify(&ids, &certs, T0).unwrap_err().to_string();
+    assert!(
+        e.contains("only 1 of 3") && e.contains("no certificate"),
+        "{e}"
+    );
+    // With the new certificate too, it verifies.
+    let mut more = certs.clone();
+    more.push(a0b.cert().clone());
+    c.verify(&ids, &more, T0).unwrap();
+    // Claiming the old signing key while signing with the new one: a bad signature.
+    let forged = text.replace(
+        &a0b.cert().signing_key_digest().to_hex(),
+        &a[0].cert().signing_key_digest().to_hex(),
+    );
+    let e = Consensus::parse(&forged)
+        .unwrap()
+        .verify(&ids, &certs, T0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bad signature"), "{e}");
+    // A certificate that expired before `now` does not count.
+    let short = AuthorityKeys::certify(id0, new_sk, T0 - 3600, 3600 + 10, None).unwrap();
+    let text = sign_consensus(&sign_consensus(&unsigned, &short).unwrap(), &a[1]).unwrap();
+    let c = Consensus::parse(&text).unwrap();
+    let certs2 = vec![
+        short.cert().clone(),
+        a[1].cert().clone(),
+        a[2].cert().clone(),
+    ];
+    c.verify(&ids, &certs2, T0).unwrap();
+    let e = c.verify(&ids, &certs2, T0 + 100).unwrap_err().to_string();
+    assert!(e.contains("expired"), "{e}");
+    // No authorities configured, or signatures only by strangers.
+    assert!(c.verify(&[], &certs2, T0).is_err());
+    let stranger = auth(9);
+    assert!(c.verify(&[stranger.v3ident()], &certs2, T0).is_err());
+}
+
+#[test]
+fn caps_are_enforced() {
+    let big = format!(
+        "network-status-version 3\n{}",
+        "x\n".repeat(MAX_CONSENSUS_BYTES / 2 + 1)
+    );
+    let e = Consensus::parse(&big).unwrap_err();
+    assert!(e.to_string().contains("bytes"), "{e}");
+    assert_eq!(MAX_ROUTERS, 100_000);
+}
+
+#[test]
+fn router_cap_is_enforced() {
+    let a = auth(1);
+    let text = sign_consensus(&builder(Flavor::Ns, &[&a]).build_unsigned(), &a).unwrap();
+    assert_eq!(parse::parse_capped(&text, 5).unwrap().routers.len(), 5);
+    let e = parse::parse_capped(&text, 4).unwrap_err();
+    assert!(e.to_string().contains("more than 4 routers"), "{e}");
+}

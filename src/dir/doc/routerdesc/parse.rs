@@ -32,12 +32,13 @@ const REQUIRED: &[&str] = &[
     "ntor-onion-key-crosscert",
     "router-sig-ed25519",
     "router-signature",
+    // C tor quietly drops descriptors without `proto` ("obsolete router descriptor").
+    "proto",
 ];
 
 /// Items that may appear at most once (C tor's `routerdesc_token_table` `T01`s).
 const AT_MOST_ONCE: &[&str] = &[
     "platform",
-    "proto",
     "fingerprint",
     "uptime",
     "onion-key",
@@ -183,7 +184,7 @@ pub(super) fn parse(text: &str, now: u64) -> Result<RouterDescriptor, DocError> 
 
     // router nickname address ORPort SOCKSPort DirPort
     let router = need(&items, "router")?;
-    if router.args.len() != 5 {
+    if router.args.len() < 5 {
         return Err(router.bad("expected 5 arguments: nickname address ORPort 0 DirPort"));
     }
     let nickname = router.arg(0, "nickname")?;
@@ -280,6 +281,9 @@ pub(super) fn parse(text: &str, now: u64) -> Result<RouterDescriptor, DocError> 
         .ok_or_else(|| ntor_item.bad("not a base64 32-byte key"))?;
     let ntor_onion_key = X25519Public::from(ntor);
     let ncc = need(&items, "ntor-onion-key-crosscert")?;
+    if ncc.args.len() != 1 {
+        return Err(ncc.bad("expected exactly one argument, the sign bit"));
+    }
     let bit = match ncc.arg(0, "sign bit")? {
         "0" => 0,
         "1" => 1,
@@ -357,9 +361,7 @@ pub(super) fn parse(text: &str, now: u64) -> Result<RouterDescriptor, DocError> 
         dir_port,
         ipv6_or,
         platform: find(&items, "platform").map(|p| rest_of_line(text, p).to_string()),
-        protocols: find(&items, "proto")
-            .map(|p| p.args_joined())
-            .unwrap_or_default(),
+        protocols: need(&items, "proto")?.args_joined(),
         published,
         uptime,
         bandwidth,

@@ -280,6 +280,19 @@ fn every_mutation_is_refused_with_a_reason() {
     refused(&resign(&dup), now, "uptime");
     let dup_bw = body.replacen("bandwidth ", "bandwidth 1 1 1\nbandwidth ", 1);
     refused(&resign(&dup_bw), now, "bandwidth");
+    let proto_line = format!("proto {PROTOCOLS}\n");
+    refused(&resign(&body.replacen(&proto_line, "", 1)), now, "proto");
+    let ncc = body.replacen(
+        "ntor-onion-key-crosscert 0\n",
+        "ntor-onion-key-crosscert 0 0\n",
+        1,
+    );
+    let ncc = ncc.replacen(
+        "ntor-onion-key-crosscert 1\n",
+        "ntor-onion-key-crosscert 1 1\n",
+        1,
+    );
+    refused(&resign(&ncc), now, "ntor-onion-key-crosscert");
     let no_ntor = body.replacen(&format!("{ntor_line}\n"), "", 1);
     refused(&resign(&no_ntor), now, "ntor-onion-key");
     let mk_line = body

@@ -18,7 +18,7 @@ use oniongate::config::DirAuthOptions;
 use oniongate::dir::doc::authcert::AuthorityKeys;
 use oniongate::dir::doc::consensus::{Consensus, Flavor};
 use oniongate::dir::doc::microdesc::Microdesc;
-use oniongate::dir::doc::routerdesc::{build_descriptor, Bandwidth, DescriptorParams, PROTOCOLS};
+use oniongate::dir::doc::routerdesc::{build_descriptor, Bandwidth, DescriptorParams};
 use oniongate::dir::flags::RelayFlags;
 use oniongate::dir::serve::DirSource;
 use oniongate::dirauth::routerset::RouterSet;
@@ -30,13 +30,21 @@ use oniongate::rt::relay_keys::RelayKeyDir;
 use relay_support::*;
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn keys_of(dir: &TempDir, name: &str) -> RelayKeys {
     RelayKeyDir::open(dir.path().join(name))
         .unwrap()
-        .load_or_create(name, KeyPolicy::default(), SystemTime::now(), &mut rand::rngs::OsRng)
+        .load_or_create(
+            name,
+            KeyPolicy::default(),
+            SystemTime::now(),
+            &mut rand::rngs::OsRng,
+        )
         .unwrap()
 }
 
@@ -58,7 +66,12 @@ fn descriptor(dir: &TempDir, name: &str, r: &RelayHandle, platform: &str) -> Str
         },
         contact: None,
         family: Vec::new(),
-        exit_policy: vec![oniongate::config::PolicyRule { action: oniongate::config::PolicyAction::Accept, addr: oniongate::config::PolicyAddr::Any, port_lo: 1, port_hi: 65535 }],
+        exit_policy: vec![oniongate::config::PolicyRule {
+            action: oniongate::config::PolicyAction::Accept,
+            addr: oniongate::config::PolicyAddr::Any,
+            port_lo: 1,
+            port_hi: 65535,
+        }],
         tunnelled_dir_server: true,
         hidden_service_dir: true,
     };
@@ -75,9 +88,11 @@ struct Net {
 }
 
 fn auth_config(auth_relay: &RelayHandle) -> AuthorityConfig {
-    let mut d = DirAuthOptions::default();
-    d.vote_guard = RouterSet::parse("*").unwrap();
-    d.vote_hsdir = RouterSet::parse("*").unwrap();
+    let d = DirAuthOptions {
+        vote_guard: RouterSet::parse("*").unwrap(),
+        vote_hsdir: RouterSet::parse("*").unwrap(),
+        ..Default::default()
+    };
     AuthorityConfig {
         nickname: "auth".into(),
         my_rsa_id: auth_relay.rsa_id(),
@@ -99,7 +114,11 @@ async fn serve(svc: &Arc<AuthorityService>) -> SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let src: Arc<dyn DirSource> = Arc::new(AuthoritySource(svc.clone()));
-    tokio::spawn(oniongate::rt::dirserve::run_dirport(l, src, Default::default()));
+    tokio::spawn(oniongate::rt::dirserve::run_dirport(
+        l,
+        src,
+        Default::default(),
+    ));
     addr
 }
 
@@ -110,10 +129,18 @@ async fn fetch(addr: SocketAddr, path: &str) -> Vec<u8> {
 }
 
 async fn post(addr: SocketAddr, body: &str) -> (u16, String) {
-    let r = oniongate::rt::dirclient::post_tcp(addr, "/tor/", body.as_bytes().to_vec(), &Default::default())
-        .await
-        .unwrap();
-    (r.status, r.reason)
+    let r = oniongate::rt::dirclient::post_tcp(
+        addr,
+        "/tor/",
+        body.as_bytes().to_vec(),
+        &Default::default(),
+    )
+    .await;
+    match r {
+        Ok(r) => (r.status, r.reason),
+        Err(oniongate::rt::dirclient::DirClientError::Status { code, reason }) => (code, reason),
+        Err(e) => panic!("upload failed: {e}"),
+    }
 }
 
 async fn start_net() -> Net {
@@ -123,7 +150,9 @@ async fn start_net() -> Net {
     for n in ["r1", "r2", "r3"] {
         relays.push((n.to_string(), start_relay(&dir, n).await));
     }
-    let keys = Arc::new(AuthorityKeys::generate(&mut rand::rngs::OsRng, now() - 60, 86_400, None).unwrap());
+    let keys = Arc::new(
+        AuthorityKeys::generate(&mut rand::rngs::OsRng, now() - 60, 86_400, None).unwrap(),
+    );
     let svc = AuthorityService::start(
         auth_config(&auth_relay),
         keys.clone(),
@@ -162,13 +191,26 @@ async fn authority_with_three_relays() {
     let net = start_net().await;
     for (name, r) in &net.relays {
         let d = descriptor(&net.dir, name, r, "Tor 0.4.9.11 on Linux");
-        assert_eq!(post(net.dirport, &d).await, (200, "Descriptor accepted".into()));
+        // C tor posts its extra-info document in the same body, after the descriptor.
+        let with_extra = format!(
+            "{d}extra-info {name} {}\npublished 2026-01-01 00:00:00\n",
+            "A".repeat(40)
+        );
+        assert_eq!(
+            post(net.dirport, &with_extra).await,
+            (200, "Descriptor accepted".into())
+        );
         // The same one again changes nothing: still 200, C tor's text.
         let (code, _) = post(net.dirport, &d).await;
         assert_eq!(code, 200);
     }
     wait_listed(&net, 4).await;
-    let text = String::from_utf8(fetch(net.dirport, "/tor/status-vote/current/consensus-microdesc").await).unwrap();
+    let text =
+        String::from_utf8(fetch(net.dirport, "/tor/status-vote/current/consensus-microdesc").await)
+            .unwrap();
+    if std::env::var_os("DIRAUTH_SHOW").is_some() {
+        eprintln!("{text}");
+    }
     let c = Consensus::parse(&text).unwrap();
     let certs = oniongate::dir::doc::authcert::AuthCert::parse_many(
         &String::from_utf8(fetch(net.dirport, "/tor/keys/all").await).unwrap(),
@@ -177,12 +219,35 @@ async fn authority_with_three_relays() {
     c.verify(&[net.keys.v3ident()], &certs, now()).unwrap();
     assert_eq!(c.routers.len(), 4);
     for rs in &c.routers {
-        for f in [RelayFlags::RUNNING, RelayFlags::VALID, RelayFlags::FAST, RelayFlags::STABLE,
-                  RelayFlags::GUARD, RelayFlags::HSDIR, RelayFlags::V2DIR, RelayFlags::EXIT] {
-            assert!(rs.flags.contains(f), "{} lacks {f}: {}", rs.nickname, rs.flags);
+        // Stable goes to relays with at least the median uptime (C tor, while it has no
+        // MTBF data), so not to all; TestingDirAuthVoteGuard/HSDir * give Guard and HSDir.
+        for f in [
+            RelayFlags::RUNNING,
+            RelayFlags::VALID,
+            RelayFlags::FAST,
+            RelayFlags::GUARD,
+            RelayFlags::HSDIR,
+            RelayFlags::V2DIR,
+            RelayFlags::EXIT,
+        ] {
+            assert!(
+                rs.flags.contains(f),
+                "{} lacks {f}: {}",
+                rs.nickname,
+                rs.flags
+            );
         }
-        assert_eq!(rs.flags.contains(RelayFlags::AUTHORITY), rs.rsa_id == net.auth_relay.rsa_id());
+        assert_eq!(
+            rs.flags.contains(RelayFlags::AUTHORITY),
+            rs.rsa_id == net.auth_relay.rsa_id()
+        );
     }
+    let stable = c
+        .routers
+        .iter()
+        .filter(|r| r.flags.contains(RelayFlags::STABLE))
+        .count();
+    assert!(stable >= 2, "median uptime and above are Stable");
     // Microdescriptors by digest.
     let digests: Vec<[u8; 32]> = c.routers.iter().map(|r| r.md_digest.unwrap()).collect();
     let path = format!(
@@ -193,15 +258,20 @@ async fn authority_with_three_relays() {
             .collect::<Vec<_>>()
             .join("-")
     );
-    let mds = Microdesc::parse_many(&String::from_utf8(fetch(net.dirport, &path).await).unwrap()).unwrap();
+    let mds = Microdesc::parse_many(&String::from_utf8(fetch(net.dirport, &path).await).unwrap())
+        .unwrap();
     let mut got: Vec<[u8; 32]> = mds.iter().map(|m| m.digest).collect();
     let mut want = digests.clone();
     got.sort();
     want.sort();
     assert_eq!(got, want);
     // The ns flavour too, and the authority's own descriptor.
-    let ns = String::from_utf8(fetch(net.dirport, "/tor/status-vote/current/consensus").await).unwrap();
-    Consensus::parse(&ns).unwrap().verify(&[net.keys.v3ident()], &certs, now()).unwrap();
+    let ns =
+        String::from_utf8(fetch(net.dirport, "/tor/status-vote/current/consensus").await).unwrap();
+    Consensus::parse(&ns)
+        .unwrap()
+        .verify(&[net.keys.v3ident()], &certs, now())
+        .unwrap();
     let own = String::from_utf8(fetch(net.dirport, "/tor/server/authority").await).unwrap();
     assert!(own.starts_with("router auth "));
     let all = String::from_utf8(fetch(net.dirport, "/tor/server/all").await).unwrap();
@@ -212,7 +282,10 @@ async fn authority_with_three_relays() {
     let old = descriptor(&net.dir, n0, r0, "Tor 0.4.7.16 on Linux");
     assert_eq!(
         post(net.dirport, &old).await,
-        (400, "Tor version is insecure or unsupported. Please upgrade!".into())
+        (
+            400,
+            "Tor version is insecure or unsupported. Please upgrade!".into()
+        )
     );
     assert_eq!(post(net.dirport, "garbage").await.0, 400);
 

@@ -8,25 +8,13 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::ctor::{free_port, TempDir};
 use common::ctornet::{CTorNet, HttpServer};
 use oniongate::config::{merge, parse_torrc, Daemon, DaemonConfig, RelayConfig};
-use oniongate::dir::doc::routerdesc::{build_descriptor, Bandwidth, DescriptorParams};
-use oniongate::dir::serve::DirSource;
-use oniongate::keys::KeyPolicy;
-use oniongate::rt::dirauth::{
-    authority_config, keygen_authority, load_authority_keys, service_options, AuthorityService,
-    AuthoritySource,
-};
-use oniongate::rt::relay::{Relay, RelayOptions};
-use oniongate::rt::relay_keys::RelayKeyDir;
-
-fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
-}
+use oniongate::rt::dirauth::{keygen_authority, start_authority_relay};
+use oniongate::rt::relay::RelayOptions;
 
 fn config(text: &str) -> RelayConfig {
     let entries = parse_torrc(text, "test").unwrap();
@@ -50,53 +38,9 @@ async fn ctor_relays_and_client_bootstrap_from_our_authority() {
         "{base}TestingTorNetwork 1\n{line}\nTestingDirAuthVoteGuard *\nTestingDirAuthVoteHSDir *\n\
          V3AuthVotingInterval 20\nV3AuthVoteDelay 2\nV3AuthDistDelay 2\n"
     ));
-    let keys = Arc::new(load_authority_keys(&cfg).unwrap());
-    let relay_keys = RelayKeyDir::open(&data)
-        .unwrap()
-        .load_or_create("ourauth", KeyPolicy::default(), SystemTime::now(), &mut rand::rngs::OsRng)
+    let auth = start_authority_relay(cfg, RelayOptions::default())
+        .await
         .unwrap();
-    let svc = AuthorityService::start(
-        authority_config(&cfg, relay_keys.rsa_id(), or_port, dir_port),
-        keys.clone(),
-        cfg.common.data_directory.clone(),
-        service_options(&cfg),
-    )
-    .unwrap();
-    let source: Arc<dyn DirSource> = Arc::new(AuthoritySource(svc.clone()));
-    let opts = RelayOptions {
-        dir_source: Some(source),
-        extend_allow_private: Some(true),
-        ..RelayOptions::default()
-    };
-    let relay = Relay::start_with(cfg.clone(), opts).await.unwrap();
-    // Our relay's own descriptor, given to the authority directly.
-    let own = build_descriptor(
-        &relay_keys,
-        &DescriptorParams {
-            nickname: "ourauth".into(),
-            ipv4: Ipv4Addr::LOCALHOST,
-            or_port,
-            dir_port,
-            ipv6_or: None,
-            platform: format!("Oniongate {} on Linux", oniongate::VERSION),
-            published: now() - 1,
-            uptime: 0,
-            bandwidth: Bandwidth { average: 1 << 20, burst: 1 << 21, observed: 1 << 19 },
-            contact: Some("test".into()),
-            family: Vec::new(),
-            exit_policy: vec![oniongate::config::PolicyRule {
-                action: oniongate::config::PolicyAction::Reject,
-                addr: oniongate::config::PolicyAddr::Any,
-                port_lo: 1,
-                port_hi: 65535,
-            }],
-            tunnelled_dir_server: true,
-            hidden_service_dir: true,
-        },
-    )
-    .unwrap();
-    assert_eq!(svc.add_own(&own).status, 200, "own descriptor");
-
     let dirport = SocketAddr::from((Ipv4Addr::LOCALHOST, dir_port));
     let line2 = line.clone();
     let mut net = tokio::task::spawn_blocking(move || {
@@ -123,7 +67,7 @@ async fn ctor_relays_and_client_bootstrap_from_our_authority() {
     net = net_back;
     eprintln!("C tor client bootstrapped in {took:?} from our authority");
     let http = HttpServer::start(b"hello through our authority's network".to_vec());
-    let port = http.port();
+    let port = http.addr.port();
     let body = tokio::task::spawn_blocking(move || {
         let r = net.socks_get(port, "/", Duration::from_secs(60));
         drop(net);
@@ -133,6 +77,5 @@ async fn ctor_relays_and_client_bootstrap_from_our_authority() {
     .unwrap()
     .unwrap();
     assert_eq!(body.0, 200);
-    svc.stop();
-    relay.shutdown().await;
+    auth.shutdown().await;
 }
