@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use common::ctor::TempDir;
 use common::ctornet::{CTorNet, HttpServer, Role};
 use common::ctornet_io::http_get;
-use common::interop::{runtime, OurRelay, Served};
+use common::interop::{init_logs, runtime, OurRelay, Served};
 use oniongate::dir::serve::DirRequest;
 
 const PAGE: &[u8] = b"hello through a mixed network\n";
@@ -87,6 +87,7 @@ fn md_of(consensus: &str, nickname: &str) -> Option<String> {
 
 #[test]
 fn our_relays_in_a_ctor_dirauth_network() {
+    init_logs();
     let t0 = Instant::now();
     let page = HttpServer::start(PAGE.to_vec());
     let net = CTorNet::builder()

@@ -23,6 +23,17 @@ use oniongate::rt::relay::{Relay, RelayHandle, RelayOptions};
 
 use super::ctor::TempDir;
 
+/// Sends our relays' logs (`oniongate=info`, or `RUST_LOG`) to the test's captured output,
+/// printed when the test fails: the publisher logs the authority's answer to each upload.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("oniongate=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// A multi-threaded tokio runtime (2 workers) for our relays; the test thread stays free
 /// to block on the C tor helpers.
 pub fn runtime() -> tokio::runtime::Runtime {
