@@ -29,11 +29,7 @@ struct Net {
 
 fn md_text(i: u8) -> String {
     let key = b64_nopad(&[i; 32]);
-    let policy = if i.is_multiple_of(3) {
-        "p accept 80,443\n"
-    } else {
-        ""
-    };
+    let policy = if i.is_multiple_of(3) { "p accept 80,443\n" } else { "" };
     format!("onion-key\nntor-onion-key {key}\n{policy}id ed25519 {key}\n")
 }
 
