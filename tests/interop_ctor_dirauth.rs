@@ -1,23 +1,25 @@
-//! Mixed network, C tor as the directory (issue 4): our relays join a network whose only
-//! authority is a stock C tor 0.4.9 dirauth, next to C tor relays and clients.
+//! Mixed network, C tor as the directory (issue 4): our relays join a network whose
+//! authorities are stock C tor 0.4.9 dirauths, next to C tor relays and clients.
 //!
 //! One network for every check (a C tor network costs ~15 s of CI time):
-//! - 1 C tor authority, 2 C tor relays (one an exit that may reach loopback);
+//! - 3 C tor authorities (so our relays upload to each, and consensuses carry 3
+//!   signatures), 2 C tor relays (one an exit that may reach loopback);
 //! - 3 of our relays (`rt::relay::Relay::start_with`, configured from torrc text through
-//!   the config loader), which publish their descriptors to the C tor authority
+//!   the config loader), which publish their descriptors to the C tor authorities
 //!   themselves (`rt::publish`); one is an exit (`ExitPolicy accept 127.0.0.1:*` then
 //!   ports 80 and 443, so its microdescriptor summary is not reject-all), voted Exit with
 //!   `TestingDirAuthVoteExit`; one runs its directory cache (`rt::dircache`) behind a
 //!   recorder.
 //!
 //! Checks:
-//! 1. the C tor authority lists each of our relays Running and Valid (the exit also Exit,
-//!    the cache also V2Dir), and the exit's microdescriptor has `p accept 80,443`;
+//! 1. the C tor authorities list each of our relays Running and Valid (the exit also Exit,
+//!    the cache also V2Dir, Stable and Guard), and the exit's microdescriptor, as the
+//!    authority made it, has `p accept 80,443`;
 //! 2. a C tor client with `EntryNodes <our cache relay>` and `UseEntryGuards 1` bootstraps
 //!    to 100% with our relay as its directory guard: before it bootstrapped, our relay
 //!    (which has no DirPort, so over BEGIN_DIR) answered its microdescriptor requests; it
 //!    fetches a page on a path of its choice; as the consensus moves every 10 s, it then
-//!    fetches a consensus from our relay too (the first came from the authority: C tor
+//!    fetches a consensus from our relay too (the first came from an authority: C tor
 //!    bootstraps from authorities or fallbacks only);
 //! 3. another C tor client fetches a page from a loopback HTTP server on paths (control
 //!    port `EXTENDCIRCUIT` + `ATTACHSTREAM`) with our relay as guard, as middle, as exit,
@@ -91,12 +93,18 @@ fn our_relays_in_a_ctor_dirauth_network() {
     let t0 = Instant::now();
     let page = HttpServer::start(PAGE.to_vec());
     let net = CTorNet::builder()
-        .authorities(1)
+        .authorities(3)
         .relays(2)
         .exits(1)
         .client(false)
         // Replaces the harness's line (which names exit0 only).
         .torrc(Role::Authority, "TestingDirAuthVoteExit exit0,ogExit")
+        // Stable for every relay: C tor clients take guards only among Stable relays
+        // (`node_is_possible_guard`), and the authorities give Stable to the half of the
+        // relays with the longest uptime, which in a network seconds old is a coin toss
+        // for ours.
+        .torrc(Role::Authority, "AuthDirVoteStableGuaranteeMinUptime 0")
+        .torrc(Role::Authority, "AuthDirVoteStableGuaranteeMTBF 0")
         .start();
     let auth_lines = net.dir_authority_lines();
     let c_started = t0.elapsed();
@@ -120,13 +128,13 @@ fn our_relays_in_a_ctor_dirauth_network() {
         false,
     );
 
-    // Started right after the C tor relays' descriptors reached the authority: ours often
+    // Started right after the C tor relays' descriptors reached the authorities: ours often
     // make the first consensus too.
-    net.wait_for_consensus(3, secs(60)).unwrap();
+    net.wait_for_consensus(5, secs(60)).unwrap();
 
-    // 1. Listed by the C tor authority.
+    // 1. Listed by the C tor authorities.
     let wants: [(&OurRelay, &[&str]); 3] = [
-        (&guard, &["Running", "Valid", "V2Dir"]),
+        (&guard, &["Running", "Valid", "V2Dir", "Stable", "Guard"]),
         (&middle, &["Running", "Valid"]),
         (&exit, &["Running", "Valid", "Exit"]),
     ];
@@ -151,7 +159,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
     let listed = t0.elapsed();
     net.mark("ours listed");
 
-    // The exit's microdescriptor, as the C tor authority made it, is not reject-all.
+    // The exit's microdescriptor, as a C tor authority made it, is not reject-all.
     let auth = net.authorities().next().unwrap().dir_addr().unwrap();
     let md = md_of(&consensus.text, &exit.nickname)
         .and_then(|m| http_get(auth, &format!("/tor/micro/d/{m}"), secs(10)).ok())
@@ -171,7 +179,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
     // everything it serves comes over BEGIN_DIR.
     assert!(guard.handle.dir_addrs().is_empty());
     let recorder = guard.recorder.as_ref().unwrap();
-    recorder.wait_ready(6, secs(60)).unwrap();
+    recorder.wait_ready(8, secs(60)).unwrap();
     net.mark("our cache ready");
     let entry = format!("EntryNodes {}", guard.path_id());
     net.add_client(&[entry.as_str(), "UseEntryGuards 1"])
@@ -221,7 +229,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
     net.mark("fetched via our guard, middle, exit");
 
     // The consensus moves every 10 s: client0 fetches a later one from its dir guard
-    // (its first came from the authority, as C tor bootstraps from authorities or
+    // (its first came from an authority, as C tor bootstraps from authorities or
     // fallbacks only).
     let deadline = Instant::now() + secs(60);
     let consensus_ok = |s: &[Served]| {
