@@ -14,7 +14,7 @@
 //! Checks:
 //! 1. the C tor authorities list each of our relays Running and Valid (the exit also Exit,
 //!    the cache also V2Dir, Stable and Guard), and the exit's microdescriptor, as the
-//!    authority made it, has `p accept 80,443`;
+//!    authority made it, has `p accept 80,443` and no `p6` (as C tor without `IPv6Exit`);
 //! 2. a C tor client with `EntryNodes <our cache relay>` and `UseEntryGuards 1` bootstraps
 //!    to 100% with our relay as its directory guard: before it bootstrapped, our relay
 //!    (which has no DirPort, so over BEGIN_DIR) answered its microdescriptor requests; it
@@ -159,7 +159,8 @@ fn our_relays_in_a_ctor_dirauth_network() {
     let listed = t0.elapsed();
     net.mark("ours listed");
 
-    // The exit's microdescriptor, as a C tor authority made it, is not reject-all.
+    // The exit's microdescriptor, as a C tor authority made it, is not reject-all (and,
+    // as C tor's would be, IPv4 only).
     let auth = net.authorities().next().unwrap().dir_addr().unwrap();
     let md = md_of(&consensus.text, &exit.nickname)
         .and_then(|m| http_get(auth, &format!("/tor/micro/d/{m}"), secs(10)).ok())
@@ -169,6 +170,9 @@ fn our_relays_in_a_ctor_dirauth_network() {
         md.contains("\np accept 80,443\n"),
         "ogExit microdesc: {md:?}"
     );
+    // No IPv6Exit: C tor with this torrc publishes no `ipv6-policy` (`*` means `*4`), so
+    // the authority's microdescriptor has no `p6` line.
+    assert!(!md.contains("\np6 "), "ogExit microdesc: {md:?}");
 
     // Clients start once the C tor relays cache every microdescriptor (ours included).
     net.prepare_for_clients(secs(60)).unwrap();
