@@ -15,12 +15,11 @@
 //! 1. the C tor authorities list each of our relays Running and Valid (the exit also Exit,
 //!    the cache also V2Dir, Stable and Guard), and the exit's microdescriptor, as the
 //!    authority made it, has `p accept 80,443` and no `p6` (as C tor without `IPv6Exit`);
-//! 2. a C tor client with `EntryNodes <our cache relay>` and `UseEntryGuards 1` bootstraps
-//!    to 100% with our relay as its directory guard: before it bootstrapped, our relay
-//!    (which has no DirPort, so over BEGIN_DIR) answered its microdescriptor requests; it
-//!    fetches a page on a path of its choice; as the consensus moves every 10 s, it then
-//!    fetches a consensus from our relay too (the first came from an authority: C tor
-//!    bootstraps from authorities or fallbacks only);
+//! 2. a C tor client with `EntryNodes <our cache relay>`, `UseEntryGuards 1` and our relay
+//!    as its only `FallbackDir` bootstraps to 100% from our relay alone: before it
+//!    bootstrapped, our relay (which has no DirPort, so over BEGIN_DIR) answered its
+//!    requests for the microdesc consensus, the authority certificates and the
+//!    microdescriptors; it then fetches a page on a path of its choice;
 //! 3. another C tor client fetches a page from a loopback HTTP server on paths (control
 //!    port `EXTENDCIRCUIT` + `ATTACHSTREAM`) with our relay as guard, as middle, as exit,
 //!    and on a path of ours only.
@@ -35,6 +34,7 @@ use common::ctor::TempDir;
 use common::ctornet::{CTorNet, HttpServer, Role};
 use common::ctornet_io::http_get;
 use common::interop::{init_logs, runtime, OurRelay, Served};
+use oniongate::dir::doc::consensus::Flavor;
 use oniongate::dir::serve::DirRequest;
 
 const PAGE: &[u8] = b"hello through a mixed network\n";
@@ -55,6 +55,9 @@ fn fetch_via(net: &CTorNet, client: &str, path: &[String], port: u16) -> Duratio
     assert_eq!((status, body.as_slice()), (200, PAGE), "via {path:?}");
     t.elapsed()
 }
+
+/// Which requests count.
+type Want = fn(&DirRequest) -> bool;
 
 /// One line per request: status, then the request in short.
 fn describe(served: &[Served]) -> String {
@@ -178,26 +181,54 @@ fn our_relays_in_a_ctor_dirauth_network() {
     net.prepare_for_clients(secs(60)).unwrap();
     let mut net = net;
 
-    // 2. Our relay as the directory guard of a C tor client (started alone, so that every
-    // request our cache answers until it bootstraps is its own). Our relay has no DirPort:
-    // everything it serves comes over BEGIN_DIR.
+    // 2. Our relay as the only directory of a C tor client: its fallback directory (for
+    // the first consensus and the certificates; the authorities are not fallbacks with
+    // `DirAuthorityFallbackRate 0`, and asked only after 30 s) and its directory guard
+    // (microdescriptors). Started alone, so that every request our cache answers until it
+    // bootstraps is its own. Our relay has no DirPort: it serves over BEGIN_DIR only.
     assert!(guard.handle.dir_addrs().is_empty());
     let recorder = guard.recorder.as_ref().unwrap();
     recorder.wait_ready(8, secs(60)).unwrap();
     net.mark("our cache ready");
     let entry = format!("EntryNodes {}", guard.path_id());
-    net.add_client(&[entry.as_str(), "UseEntryGuards 1"])
-        .unwrap();
+    let fallback = format!(
+        "FallbackDir 127.0.0.1 orport={} id={}",
+        guard.handle.or_addrs()[0].port(),
+        guard.fingerprint
+    );
+    net.add_client(&[
+        entry.as_str(),
+        "UseEntryGuards 1",
+        fallback.as_str(),
+        "DirAuthorityFallbackRate 0",
+        "ClientBootstrapConsensusAuthorityDownloadInitialDelay 30",
+    ])
+    .unwrap();
     let boot0 = net.client_bootstrapped(secs(60)).unwrap();
     let at_boot = recorder.served();
-    assert!(
-        at_boot
-            .iter()
-            .any(|s| matches!(s.request, DirRequest::Micro(_)) && s.status == 200),
-        "client0 bootstrapped without microdescriptors from our relay; it served:\n{}\n{}",
-        describe(&at_boot),
-        net.client().log_tail(30)
-    );
+    let answered =
+        |want: fn(&DirRequest) -> bool| at_boot.iter().any(|s| want(&s.request) && s.status == 200);
+    let wanted: [(&str, Want); 3] = [
+        (
+            "the consensus",
+            |r| matches!(r, DirRequest::Consensus { flavor, .. } if *flavor == Flavor::Microdesc),
+        ),
+        ("authority certificates", |r| {
+            matches!(
+                r,
+                DirRequest::KeysFp(_) | DirRequest::KeysFpSk(_) | DirRequest::KeysAll
+            )
+        }),
+        ("microdescriptors", |r| matches!(r, DirRequest::Micro(_))),
+    ];
+    for (what, want) in wanted {
+        assert!(
+            answered(want),
+            "client0 bootstrapped without {what} from our relay; it served:\n{}\n{}",
+            describe(&at_boot),
+            net.client().log_tail(30)
+        );
+    }
     eprintln!(
         "our cache served before client0 bootstrapped:\n{}",
         describe(&at_boot)
@@ -231,26 +262,6 @@ fn our_relays_in_a_ctor_dirauth_network() {
     }
     assert!(page.served() >= 5);
     net.mark("fetched via our guard, middle, exit");
-
-    // The consensus moves every 10 s: client0 fetches a later one from its dir guard
-    // (its first came from an authority, as C tor bootstraps from authorities or
-    // fallbacks only).
-    let deadline = Instant::now() + secs(60);
-    let consensus_ok = |s: &[Served]| {
-        s.iter()
-            .any(|s| matches!(s.request, DirRequest::Consensus { .. }) && s.status == 200)
-    };
-    while !consensus_ok(&recorder.served()) {
-        assert!(
-            Instant::now() < deadline,
-            "no consensus fetched from our relay; it served:\n{}\n{}",
-            describe(&recorder.served()),
-            net.client().log_tail(30)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    net.mark("consensus from our cache");
-    eprintln!("our cache served in all:\n{}", describe(&recorder.served()));
 
     eprintln!(
         "interop: C tor network {c_started:.1?}, ours listed at {listed:.1?}, clients \
