@@ -5,7 +5,8 @@
 //! (done): Done` at notice level, and fetches a page from a loopback HTTP server through a
 //! C tor exit via its own SOCKS5 port. Restarted on the same DataDirectory, it loads the
 //! cached consensus, certificates and microdescriptors, reaches 100 % without fetching a
-//! consensus, and fetches the page again. The guard state file is written.
+//! consensus, and fetches the page again. The guard state file is written. Streams with
+//! different SOCKS credentials use different circuits (IsolateSOCKSAuth).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -54,6 +55,36 @@ fn fetch_page(socks: std::net::SocketAddr, page: &HttpServer) -> Vec<u8> {
     }
 }
 
+/// GET / from 127.0.0.1:`port` through SOCKS5 with username/password authentication.
+fn socks5_get_auth(socks: std::net::SocketAddr, user: &str, pass: &str, port: u16) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(socks).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(&[5, 1, 2]).unwrap();
+    let mut m = [0u8; 2];
+    s.read_exact(&mut m).unwrap();
+    assert_eq!(m, [5, 2], "username/password chosen");
+    let mut auth = vec![1, user.len() as u8];
+    auth.extend_from_slice(user.as_bytes());
+    auth.push(pass.len() as u8);
+    auth.extend_from_slice(pass.as_bytes());
+    s.write_all(&auth).unwrap();
+    s.read_exact(&mut m).unwrap();
+    assert_eq!(m, [1, 0], "credentials accepted");
+    let mut req = vec![5, 1, 0, 1, 127, 0, 0, 1];
+    req.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&req).unwrap();
+    let mut reply = [0u8; 10];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[1], 0, "CONNECT succeeded");
+    s.write_all(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    raw.split_off(at + 4)
+}
+
 #[test]
 fn bootstrap_from_ctor_fetch_through_ctor_exit_and_restart_from_cache() {
     let page = HttpServer::start(b"hello through oniongate\n".to_vec());
@@ -96,6 +127,25 @@ fn bootstrap_from_ctor_fetch_through_ctor_exit_and_restart_from_cache() {
         .expect_err("CONNECT to a closed port fails");
         assert!(err.0.contains("reply code"), "{err:?}");
         eprintln!("closed port: {}", err.0);
+        // Stream isolation (IsolateSOCKSAuth, on by default): other credentials, another
+        // circuit; the same credentials again, the same circuit.
+        let before = client.circuits().counts().1;
+        let port = page.addr.port();
+        for (user, pass) in [("alice", "1"), ("bob", "2"), ("alice", "1")] {
+            let body = tokio::task::block_in_place(|| socks5_get_auth(socks[0], user, pass, port));
+            assert_eq!(body, b"hello through oniongate\n");
+        }
+        assert_eq!(
+            client.circuits().counts().1,
+            before + 2,
+            "one circuit per credential"
+        );
+        // Directory fetches once bootstrapped go to a directory guard (a C tor relay).
+        let md = client
+            .fetch_directory("/tor/status-vote/current/consensus-microdesc")
+            .await
+            .unwrap();
+        assert!(md.starts_with(b"network-status-version 3 microdesc"));
         let n = client.consensus_fetches();
         client.shutdown().await;
         n

@@ -4,7 +4,8 @@
 //! descriptor and found our ORPort reachable), and its directory cache (`rt::dircache`)
 //! mirrors the C tor authority's certificates, both consensus flavors (verified) and the
 //! microdescriptors, and serves them over BEGIN_DIR and its DirPort exactly as the
-//! authority serves them.
+//! authority serves them; then a stock C tor client whose only directory authority line
+//! points at our relay bootstraps to 100% from our cache (over BEGIN_DIR).
 
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -134,6 +135,42 @@ async fn our_relay_publishes_to_and_mirrors_a_ctor_authority() {
         t0.elapsed()
     );
     circ.close();
+
+    // A stock C tor client whose only "authority" is our relay (the C tor authority's
+    // v3ident, our ORPort, DirPort and fingerprint) bootstraps from our cache: it fetches
+    // the consensus, certificates and microdescriptors over BEGIN_DIR from us.
+    let auth_line = net.dir_authority_lines().remove(0);
+    let v3 = auth_line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("v3ident="))
+        .unwrap()
+        .to_owned();
+    let line = format!(
+        "DirAuthority ourcache orport={} no-v2 v3ident={v3} {} {}",
+        relay.or_addrs()[0].port(),
+        relay.dir_addrs()[0],
+        relay.rsa_id().to_hex().to_ascii_uppercase()
+    );
+    let our_dir = relay.dir_addrs()[0];
+    let (net, client_net) = tokio::task::spawn_blocking(move || {
+        net.prepare_for_clients(Duration::from_secs(30)).unwrap();
+        let cn = CTorNet::builder()
+            .authorities(0)
+            .relays(0)
+            .exits(0)
+            .client(true)
+            .dir_authority(&line)
+            .consensus_from(our_dir)
+            .start();
+        match cn.client_bootstrapped(Duration::from_secs(90)) {
+            Ok(t) => eprintln!("C tor client bootstrapped from our cache in {t:?}"),
+            Err(e) => panic!("{}\n{}", e.0, cn.logs_tail(60)),
+        }
+        (net, cn)
+    })
+    .await
+    .unwrap();
+    drop(client_net);
     assert_eq!(relay.shutdown().await, 0);
     drop(net);
 }

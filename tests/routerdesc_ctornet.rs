@@ -92,13 +92,33 @@ fn our_params(now: u64) -> DescriptorParams {
             observed: 1 << 20,
         },
         contact: Some("oniongate routerdesc test".into()),
-        family: vec![],
+        // Exercises C tor's family canonicalisation in the microdescriptor: nicknames
+        // lower-cased, `$HEX~nick` reduced to `$HEX`, duplicates dropped, own id added.
+        family: vec![
+            "ZedFriend".into(),
+            "$0123456789abcdef0123456789abcdef01234567~Other".into(),
+            "$0123456789ABCDEF0123456789ABCDEF01234567".into(),
+            "zedfriend".into(),
+        ],
         exit_policy: vec![
             PolicyRule {
                 action: PolicyAction::Accept,
                 addr: PolicyAddr::AnyV4,
                 port_lo: 443,
                 port_hi: 443,
+            },
+            // IPv6 exits to 443 and 8000-8080: an `ipv6-policy` line, and a `p6` line.
+            PolicyRule {
+                action: PolicyAction::Accept,
+                addr: PolicyAddr::AnyV6,
+                port_lo: 443,
+                port_hi: 443,
+            },
+            PolicyRule {
+                action: PolicyAction::Accept,
+                addr: PolicyAddr::AnyV6,
+                port_lo: 8000,
+                port_hi: 8080,
             },
             PolicyRule {
                 action: PolicyAction::Reject,
@@ -194,7 +214,15 @@ fn ctor_authority_agrees_and_accepts_ours() {
     assert_eq!(back.trim_end_matches('\n'), text.trim_end_matches('\n'));
     let mine = RouterDescriptor::parse(&back, now()).unwrap();
     let md = microdesc_text(&mine);
-    assert!(md.contains("\np accept 443\n"), "{md}");
+    assert!(
+        md.contains("\np accept 443\np6 accept 443,8000-8080\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("\nfamily $0123456789ABCDEF0123456789ABCDEF01234567 $"),
+        "{md}"
+    );
+    assert!(md.contains(" zedfriend\n"), "{md}");
 
     // Listed Running and Valid in a later consensus, with the microdescriptor we compute.
     let c = net

@@ -136,6 +136,8 @@ pub struct DirMgrConfig {
     pub authorities: Vec<AuthorityInfo>,
     /// `TestingTorNetwork`.
     pub testing: bool,
+    /// `PathsNeededToBuildCircuits` (overrides the consensus parameter).
+    pub paths_needed: Option<f64>,
 }
 
 /// C tor `MIN_DL_PER_REQUEST`.
@@ -167,6 +169,10 @@ pub struct DirMgr {
     bad_sources: HashMap<RsaIdentity, u64>,
     dirty: HashSet<CacheFile>,
     phase: BootstrapPhase,
+    /// Phases passed since [`DirMgr::take_progress`] was last called.
+    passed: Vec<Progress>,
+    /// The highest percentage [`DirMgr::take_progress`] handed out.
+    reported: u8,
 }
 
 impl DirMgr {
@@ -187,6 +193,8 @@ impl DirMgr {
             bad_sources: HashMap::new(),
             dirty: HashSet::new(),
             phase: BootstrapPhase::Starting,
+            passed: Vec::new(),
+            reported: 0,
         }
     }
 
@@ -593,8 +601,12 @@ impl DirMgr {
             .map_or(0.0, |c| paths_fraction(c, &self.mds))
     }
 
-    /// `min_paths_for_circs_pct` (C tor default 60, clamped 25–95) as a fraction.
+    /// `PathsNeededToBuildCircuits` if configured, else `min_paths_for_circs_pct` (C tor
+    /// default 60, clamped 25–95), as a fraction.
     pub fn paths_needed(&self) -> f64 {
+        if let Some(f) = self.cfg.paths_needed {
+            return f.clamp(0.25, 0.95);
+        }
         let pct = self
             .consensus
             .as_ref()
@@ -624,6 +636,10 @@ impl DirMgr {
     fn advance(&mut self, phase: BootstrapPhase) {
         if phase > self.phase {
             self.phase = phase;
+            self.passed.push(Progress {
+                phase,
+                percent: phase.percent(),
+            });
         }
     }
 
@@ -631,7 +647,7 @@ impl DirMgr {
     /// towards 75 with the paths fraction, as C tor's `count_loading_descriptors_progress`.
     pub fn progress(&mut self, now: u64) -> Progress {
         if self.phase < BootstrapPhase::EnoughDirinfo && self.have_enough_dir_info(now) {
-            self.phase = BootstrapPhase::EnoughDirinfo;
+            self.advance(BootstrapPhase::EnoughDirinfo);
         }
         let mut percent = self.phase.percent();
         if self.phase == BootstrapPhase::LoadingDescriptors {
@@ -643,6 +659,22 @@ impl DirMgr {
             phase: self.phase,
             percent,
         }
+    }
+
+    /// Every phase passed since the last call, in order, then the current progress if it
+    /// moved within its phase (descriptors loading): what C tor logs, one line each.
+    pub fn take_progress(&mut self, now: u64) -> Vec<Progress> {
+        let cur = self.progress(now);
+        let mut out = std::mem::take(&mut self.passed);
+        out.push(cur);
+        let mut last = self.reported;
+        out.retain(|p| {
+            let new = p.percent > last;
+            last = last.max(p.percent);
+            new
+        });
+        self.reported = last;
+        out
     }
 
     /// The next time something is due without a response arriving (consensus refetch,

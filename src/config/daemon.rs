@@ -321,6 +321,14 @@ pub struct ClientConfig {
     pub udp_forwards: Vec<UdpForward>,
     /// `UseEntryGuards` (default 1).
     pub use_entry_guards: bool,
+    // --- client unit (circuit manager, directory manager, guards)
+    /// `MaxCircuitDirtiness` in seconds (default 600).
+    pub max_circuit_dirtiness: u64,
+    /// `PathsNeededToBuildCircuits` (0.25–0.95); `None` (or `-1`): the consensus
+    /// parameter `min_paths_for_circs_pct`, default 0.6.
+    pub paths_needed: Option<f64>,
+    /// `NumEntryGuards`; 0: the consensus parameter.
+    pub num_entry_guards: u32,
 }
 
 impl DaemonConfig for ClientConfig {
@@ -333,6 +341,9 @@ impl DaemonConfig for ClientConfig {
             socks_ports: Vec::new(),
             udp_forwards: Vec::new(),
             use_entry_guards: true,
+            max_circuit_dirtiness: 600,
+            paths_needed: None,
+            num_entry_guards: 0,
         };
         let mut locals: HashMap<std::net::SocketAddr, Location> = HashMap::new();
         for e in entries {
@@ -358,6 +369,20 @@ impl DaemonConfig for ClientConfig {
                     c.udp_forwards.push(f);
                 }
                 Key::UseEntryGuards => c.use_entry_guards = val(spec, e, parse_bool(v))?,
+                // --- client unit
+                Key::MaxCircuitDirtiness => {
+                    c.max_circuit_dirtiness = val(spec, e, super::dirauth_opts::parse_interval(v))?
+                }
+                Key::PathsNeededToBuildCircuits => {
+                    c.paths_needed = val(spec, e, parse_paths_needed(v))?
+                }
+                Key::NumEntryGuards => {
+                    c.num_entry_guards = val(
+                        spec,
+                        e,
+                        v.parse().map_err(|_| format!("{v:?} is not a number")),
+                    )?
+                }
                 _ => unreachable_key(spec, e)?,
             }
         }
@@ -486,3 +511,13 @@ fn check_has_ports(svc: Option<&OnionServiceConfig>) -> Result<(), ConfigError> 
 #[allow(clippy::unwrap_used)]
 #[path = "daemon_tests.rs"]
 mod tests;
+
+/// `PathsNeededToBuildCircuits`: `-1` (use the consensus) or a fraction, which tor clamps
+/// to 0.25–0.95.
+fn parse_paths_needed(v: &str) -> VResult<Option<f64>> {
+    let x: f64 = v.parse().map_err(|_| format!("{v:?} is not a number"))?;
+    if x < 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(x.clamp(0.25, 0.95)))
+}

@@ -288,3 +288,17 @@ fn merge_semantics() {
     let e = merge(Daemon::Relay, &[&[], &[cli("Bogus", "", Op::Clear)]]).unwrap_err();
     assert_eq!(e.to_string(), "command line: unknown key \"Bogus\"");
 }
+
+// --- client unit
+#[test]
+fn client_circuit_keys() {
+    let c: ClientConfig =
+        ok("MaxCircuitDirtiness 5 minutes\nPathsNeededToBuildCircuits 0.1\nNumEntryGuards 2\n");
+    assert_eq!(c.max_circuit_dirtiness, 300);
+    assert_eq!(c.paths_needed, Some(0.25), "clamped as tor does");
+    assert_eq!(c.num_entry_guards, 2);
+    let d: ClientConfig = ok("PathsNeededToBuildCircuits -1\n");
+    assert_eq!((d.max_circuit_dirtiness, d.paths_needed), (600, None));
+    assert!(err::<ClientConfig>("MaxCircuitDirtiness soon\n").contains("MaxCircuitDirtiness"));
+    assert!(err::<RelayConfig>("NumEntryGuards 2\n").contains("NumEntryGuards"));
+}

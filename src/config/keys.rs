@@ -140,6 +140,10 @@ pub enum Key {
     AuthDirPinKeys,
     DirAllowPrivateAddresses,
     ConsensusParams,
+    // --- client (unit client)
+    MaxCircuitDirtiness,
+    PathsNeededToBuildCircuits,
+    NumEntryGuards,
 }
 
 /// One row of the key table.
@@ -244,6 +248,10 @@ static KEYS: &[KeySpec] = &[
     row(Key::AuthDirPinKeys, "AuthDirPinKeys", RELAY, false, "0|1", "authority: refuse relays whose RSA/Ed25519 pairing changed (default 1)"),
     row(Key::DirAllowPrivateAddresses, "DirAllowPrivateAddresses", RELAY, false, "0|1", "authority: accept relays on private addresses (default: test networks only)"),
     row(Key::ConsensusParams, "ConsensusParams", RELAY, false, "KEY=VALUE ...", "authority: extra consensus parameters"),
+    // --- client (unit client; ClientConfig)
+    row(Key::MaxCircuitDirtiness, "MaxCircuitDirtiness", CLIENT, false, "INTERVAL", "how long a used circuit takes new streams (default 10 minutes)"),
+    row(Key::PathsNeededToBuildCircuits, "PathsNeededToBuildCircuits", CLIENT, false, "0.25-0.95|-1", "fraction of paths needed before building circuits (default: consensus, 0.6)"),
+    row(Key::NumEntryGuards, "NumEntryGuards", CLIENT, false, "NUM", "primary guards a circuit chooses among (default: consensus)"),
 ];
 
 /// Levenshtein distance (small strings only: keys).

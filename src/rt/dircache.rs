@@ -25,23 +25,19 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use bytes::Bytes;
-use rand::Rng;
 use sha3::{Digest as _, Sha3_256};
 
 use crate::config::DirAuthority;
 use crate::dir::doc::authcert::AuthCert;
 use crate::dir::doc::consensus::{Consensus, Flavor};
 use crate::dir::doc::microdesc::Microdesc;
-use crate::dir::doc::token::b64_nopad;
 use crate::dir::http;
-use crate::dir::serve::{
-    client_likes_consensus, lifetime, DirAnswer, DirRequest, DirSource, Document,
-};
+use crate::dir::serve::Document;
 use crate::ids::RsaIdentity;
-use crate::rt::dirclient::{self, FetchOptions};
+use crate::rt::dirclient::FetchOptions;
 
 /// C tor's `REASONABLY_LIVE_TIME`.
 const REASONABLY_LIVE: u64 = 24 * 60 * 60;
@@ -148,41 +144,6 @@ fn file_name(flavor: Flavor) -> &'static str {
         Flavor::Ns => "cached-consensus",
         Flavor::Microdesc => "cached-microdesc-consensus",
     }
-}
-
-/// The consensus URL C tor's `directory_get_consensus_url` builds: the flavor, then the
-/// sorted 3-byte hex prefixes of the authorities, then `.z`.
-pub fn consensus_url(flavor: Flavor, authorities: &[RsaIdentity]) -> String {
-    let mut ids: Vec<String> = authorities
-        .iter()
-        .map(|a| a.to_hex().chars().take(6).collect())
-        .collect();
-    ids.sort();
-    let fl = match flavor {
-        Flavor::Ns => "",
-        Flavor::Microdesc => "-microdesc",
-    };
-    format!("/tor/status-vote/current/consensus{fl}/{}.z", ids.join("+"))
-}
-
-/// When a cache fetches the next consensus (C tor's
-/// `update_consensus_networkstatus_fetch_time_impl` for caches): `rand01` in [0, 1).
-pub fn next_fetch_time(valid_after: u64, fresh_until: u64, valid_until: u64, rand01: f64) -> u64 {
-    let interval = fresh_until.saturating_sub(valid_after);
-    let slop = (interval / 16).clamp(1, 120);
-    let mut start = fresh_until + slop;
-    let dl = (interval / 2).max(1);
-    if start + dl >= valid_until {
-        start = valid_until.saturating_sub(dl + 1);
-    }
-    // Truncation is intended: a whole number of seconds.
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let off = (dl as f64 * rand01.clamp(0.0, 1.0)) as u64;
-    start + off.min(dl.saturating_sub(1))
 }
 
 /// What one refresh round did.
@@ -385,218 +346,18 @@ impl DirCache {
             .collect();
         write_atomic(dir, "cached-microdescs", &all)
     }
-
-    async fn get_any(&self, path: &str) -> Result<Vec<u8>, String> {
-        let mut order = self.authorities.clone();
-        {
-            use rand::seq::SliceRandom;
-            order.shuffle(&mut rand::thread_rng());
-        }
-        let mut last = String::from("no authority with a DirPort");
-        for a in &order {
-            match dirclient::fetch_tcp(a.dir_addr, path, &self.fetch).await {
-                Ok(b) => return Ok(b),
-                Err(e) => {
-                    last = format!("{} ({}): {e}", a.nickname, a.dir_addr);
-                }
-            }
-        }
-        Err(last)
-    }
-
-    /// One round: certificates, both consensuses, missing microdescriptors; then saves.
-    pub async fn refresh(&self) -> RefreshReport {
-        let mut rep = RefreshReport::default();
-        let now = now_unix();
-        let fps: Vec<String> = self.v3idents().iter().map(RsaIdentity::to_hex).collect();
-        match self
-            .get_any(&format!("/tor/keys/fp/{}.z", fps.join("+")))
-            .await
-        {
-            Ok(b) => {
-                if let Err(e) = self.add_certs(&String::from_utf8_lossy(&b), now) {
-                    rep.errors.push(format!("certificates: {e}"));
-                }
-            }
-            Err(e) => rep.errors.push(format!("certificates: {e}")),
-        }
-        rep.certs = self.read().certs.len();
-        for f in [Flavor::Microdesc, Flavor::Ns] {
-            let url = consensus_url(f, &self.v3idents());
-            match self.get_any(&url).await {
-                Ok(b) => match self.add_consensus(&String::from_utf8_lossy(&b), now) {
-                    Ok(Some(f)) => rep.new_consensus.push(f),
-                    Ok(None) => {}
-                    Err(e) => rep
-                        .errors
-                        .push(format!("{} consensus rejected: {e}", f.name())),
-                },
-                Err(e) => rep.errors.push(format!("{} consensus: {e}", f.name())),
-            }
-        }
-        self.prune_microdescs();
-        let missing = self.missing_microdescs();
-        for batch in missing.chunks(MD_BATCH) {
-            let list: Vec<String> = batch.iter().map(|d| b64_nopad(d)).collect();
-            match self
-                .get_any(&format!("/tor/micro/d/{}.z", list.join("-")))
-                .await
-            {
-                Ok(b) => match self.add_microdescs(&String::from_utf8_lossy(&b)) {
-                    Ok(n) => rep.new_microdescs += n,
-                    Err(e) => rep.errors.push(format!("microdescriptors: {e}")),
-                },
-                Err(e) => rep.errors.push(format!("microdescriptors: {e}")),
-            }
-        }
-        if let Err(e) = self.save() {
-            rep.errors.push(format!("saving the cache: {e}"));
-        }
-        rep
-    }
-
-    /// Fetches forever on C tor's cache schedule (until dropped).
-    pub async fn run(self: Arc<Self>) {
-        let mut backoff = Duration::from_secs(5);
-        loop {
-            let rep = self.refresh().await;
-            for e in &rep.errors {
-                if e.contains("rejected") {
-                    tracing::warn!("directory cache: {e}");
-                } else {
-                    tracing::debug!("directory cache: {e}");
-                }
-            }
-            if !rep.new_consensus.is_empty() || rep.new_microdescs > 0 {
-                tracing::debug!(
-                    certs = rep.certs,
-                    new = ?rep.new_consensus,
-                    microdescs = self.n_microdescs(),
-                    "directory cache updated"
-                );
-            }
-            let now = now_unix();
-            let complete = self.consensus(Flavor::Microdesc).is_some()
-                && self.consensus(Flavor::Ns).is_some()
-                && self.missing_microdescs().is_empty();
-            let wait = match self.consensus(Flavor::Microdesc) {
-                Some(c) if complete && c.consensus.valid_until > now => {
-                    backoff = Duration::from_secs(5);
-                    let k = &c.consensus;
-                    let at = next_fetch_time(
-                        k.valid_after,
-                        k.fresh_until,
-                        k.valid_until,
-                        rand::thread_rng().gen(),
-                    );
-                    Duration::from_secs(at.saturating_sub(now).max(1))
-                }
-                _ => {
-                    let w = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(60));
-                    w
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    fn answer_consensus(&self, req: &DirRequest, now: u64) -> DirAnswer {
-        let DirRequest::Consensus {
-            flavor,
-            authorities,
-            diff_from,
-            diff_only,
-            if_modified_since,
-        } = req
-        else {
-            return DirAnswer::not_found();
-        };
-        let Some(c) = self.consensus(*flavor) else {
-            return DirAnswer::not_found();
-        };
-        if diff_from.contains(&c.sha3) {
-            return DirAnswer::not_modified();
-        }
-        if *diff_only {
-            return DirAnswer::status(404, "No such diff available");
-        }
-        let k = &c.consensus;
-        if now.saturating_add(REASONABLY_LIVE) < k.valid_after {
-            return DirAnswer::status(404, "Consensus is too new");
-        }
-        if now > k.valid_until.saturating_add(REASONABLY_LIVE) {
-            return DirAnswer::status(404, "Consensus is too old");
-        }
-        if !client_likes_consensus(&c.signers, authorities) {
-            return DirAnswer::status(
-                404,
-                "Consensus not signed by sufficient number of requested authorities",
-            );
-        }
-        if if_modified_since.is_some_and(|t| k.valid_after < t) {
-            return DirAnswer::not_modified();
-        }
-        DirAnswer::Document(Document {
-            lifetime: k.fresh_until.saturating_sub(now),
-            ..c.doc.clone()
-        })
-    }
 }
 
-fn concat<'a>(parts: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
-    parts.flat_map(|p| p.iter().copied()).collect()
-}
+mod fetch;
+mod serve;
 
-impl DirSource for DirCache {
-    fn get(&self, req: &DirRequest) -> DirAnswer {
-        let now = now_unix();
-        let st = self.read();
-        let keys = |f: &dyn Fn(&AuthCert) -> bool| {
-            let body = concat(st.certs.iter().filter(|c| f(c)).map(|c| c.text.as_bytes()));
-            DirAnswer::document(body, lifetime::KEYS)
-        };
-        match req {
-            DirRequest::Consensus { .. } => {
-                drop(st);
-                self.answer_consensus(req, now)
-            }
-            DirRequest::KeysAll => keys(&|_| true),
-            DirRequest::KeysFp(ids) => keys(&|c| ids.contains(&c.fingerprint)),
-            DirRequest::KeysSk(ids) => keys(&|c| ids.contains(&c.signing_key_digest())),
-            DirRequest::KeysFpSk(pairs) => {
-                keys(&|c| pairs.contains(&(c.fingerprint, c.signing_key_digest())))
-            }
-            DirRequest::Micro(ds) => {
-                let body = concat(ds.iter().filter_map(|d| st.mds.get(d)).map(|b| b.as_ref()));
-                DirAnswer::document(body, lifetime::MICRODESC)
-            }
-            DirRequest::ServerAuthority => match &st.own_descriptor {
-                Some((_, d)) => DirAnswer::document(d.clone(), 0),
-                None => DirAnswer::not_found(),
-            },
-            DirRequest::ServerFp(ids) => match &st.own_descriptor {
-                Some((id, d)) if ids.contains(id) => {
-                    DirAnswer::document(d.clone(), lifetime::ROUTERDESC_BY_DIGEST)
-                }
-                _ => DirAnswer::not_found(),
-            },
-            _ => DirAnswer::not_found(),
-        }
-    }
-
-    fn upload(&self, _body: &[u8]) -> DirAnswer {
-        DirAnswer::status(
-            400,
-            "Nonauthoritative directory does not accept posted server descriptors",
-        )
-    }
-}
+pub use fetch::{consensus_url, next_fetch_time};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::dir::serve::{lifetime, DirAnswer, DirRequest, DirSource};
 
     #[test]
     fn consensus_url_like_ctor() {

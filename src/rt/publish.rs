@@ -91,6 +91,7 @@ impl std::fmt::Debug for PublishConfig {
 /// in our semantics): `reject *:*` for a non-exit; otherwise `reject private:*` and our own
 /// addresses first when `ExitPolicyRejectPrivate` is on, then the configured rules, then
 /// `reject *:*` (we do not append C tor's default port list: our default is no exit).
+/// `accept *` rules become `accept *4` (no IPv6 exits, as C tor without `IPv6Exit 1`).
 pub fn expanded_exit_policy(config: &RelayConfig, my_addrs: &[IpAddr]) -> Vec<PolicyRule> {
     let reject_all = PolicyRule {
         action: PolicyAction::Reject,
@@ -115,7 +116,15 @@ pub fn expanded_exit_policy(config: &RelayConfig, my_addrs: &[IpAddr]) -> Vec<Po
             });
         }
     }
-    rules.extend(config.exit_policy.iter().copied());
+    // We have no IPv6Exit option: like C tor with IPv6Exit off, an `accept *` rule only
+    // opens IPv4, so the descriptor carries no ipv6-policy line.
+    rules.extend(config.exit_policy.iter().map(|r| match (r.action, r.addr) {
+        (PolicyAction::Accept, PolicyAddr::Any) => PolicyRule {
+            addr: PolicyAddr::AnyV4,
+            ..*r
+        },
+        _ => *r,
+    }));
     rules.push(reject_all);
     rules
 }
@@ -369,10 +378,13 @@ mod tests {
             [
                 "reject private:*",
                 "reject 192.0.2.1:*",
-                "accept *:80",
+                "accept *4:80",
                 "reject *:*"
             ]
         );
+        // No IPv6 exit: the summary of the IPv6 rules is reject-all, so no ipv6-policy.
+        let v6 = crate::dir::doc::policy::summarize_v6(&expanded_exit_policy(&c, &me));
+        assert!(v6.allows_none(), "{v6}");
         let c = config("ExitRelay 1\nExitPolicyRejectPrivate 0\nExitPolicy accept *:80\n");
         assert_eq!(expanded_exit_policy(&c, &me).len(), 2);
         let c = config("ExitRelay 0\nExitPolicy accept *:80\n");

@@ -43,6 +43,7 @@ use crate::ids::{Ed25519Identity, RsaIdentity};
 use crate::keys::{KeyPolicy, RelayKeys};
 
 mod chan;
+mod dir;
 mod exit;
 mod reactor;
 
@@ -358,45 +359,9 @@ impl Relay {
             .exit_policy
             .clone()
             .unwrap_or_else(|| ExitPolicy::from_config(&config));
-        let authorities =
-            super::dircache::CacheAuthority::from_config(&config.common.dir_authorities);
-        let mut cache = None;
-        let mut dir_source = opts.dir_source.clone().filter(|_| config.dir_cache);
-        if dir_source.is_none()
-            && config.dir_cache
-            && opts.auto_dir_cache
-            && !authorities.is_empty()
-        {
-            let c = super::dircache::DirCache::new(
-                authorities.clone(),
-                config.common.data_directory.clone(),
-                super::dirclient::FetchOptions::default(),
-            );
-            dir_source = Some(c.clone() as Arc<dyn DirSource>);
-            cache = Some(c);
-        }
-        ccfg.dir_cache = dir_source.is_some();
-        let mut dir_listeners = Vec::new();
-        for p in config.dir_ports.iter().filter(|p| !p.flags.no_listen) {
-            let Some(addr) = p.addr.socket_addr(IpAddr::V4(Ipv4Addr::UNSPECIFIED)) else {
-                continue;
-            };
-            if dir_source.is_none() {
-                tracing::warn!(%addr, "DirPort configured without DirCache or a directory source; not listening");
-                continue;
-            }
-            match bind_listener(addr) {
-                Ok(l) => dir_listeners.push(l),
-                Err(source) if addr.is_ipv6() => {
-                    tracing::warn!(%addr, error = %source, "cannot listen; skipping this DirPort");
-                }
-                Err(source) => return Err(RelayError::Bind { addr, source }),
-            }
-        }
-        let dir_addrs: Vec<SocketAddr> = dir_listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect();
+        let dirs = dir::setup(&config, &opts)?;
+        ccfg.dir_cache = dirs.source.is_some();
+        let dir_addrs = dirs.addrs.clone();
 
         let (stop, shutdown) = watch::channel(false);
         let tasks = Arc::new(());
@@ -405,7 +370,7 @@ impl Relay {
             current: current.clone(),
             opts,
             my_addrs,
-            dir_source: dir_source.clone(),
+            dir_source: dirs.source.clone(),
             shutdown,
             tasks: tasks.clone(),
         });
@@ -432,46 +397,7 @@ impl Relay {
             shared.spawn(chan::accept_loop(l, shared2, events2));
         }
         let keys = Arc::new(std::sync::Mutex::new(keys));
-        if let Some(c) = &cache {
-            shared.spawn(c.clone().run());
-        }
-        if config.publish_server_descriptor.v3 && shared.opts.publish && !authorities.is_empty() {
-            let dir_port = dir_addrs.first().map_or(0, SocketAddr::port);
-            match super::publish::descriptor_params(&config, &addrs, dir_port, dir_source.is_some())
-            {
-                Ok(params) => {
-                    let targets = authorities
-                        .iter()
-                        .map(|a| super::publish::UploadTarget {
-                            nickname: a.nickname.clone(),
-                            dir_addr: a.dir_addr,
-                        })
-                        .collect();
-                    let own = cache.clone();
-                    let rsa_id = handle.rsa_id;
-                    let pcfg = super::publish::PublishConfig {
-                        targets,
-                        params,
-                        started: SystemTime::now(),
-                        check_interval: super::publish::CHECK_INTERVAL,
-                        force_interval: super::publish::FORCE_REGENERATE_INTERVAL,
-                        fetch: super::dirclient::FetchOptions::default(),
-                        on_built: own.map(|c| {
-                            Arc::new(move |d: &str| c.set_own_descriptor(rsa_id, d))
-                                as Arc<dyn Fn(&str) + Send + Sync>
-                        }),
-                    };
-                    shared.spawn(super::publish::run(keys.clone(), pcfg));
-                }
-                Err(e) => tracing::warn!(error = %e, "not publishing a descriptor"),
-            }
-        }
-        if let Some(src) = dir_source {
-            for l in dir_listeners {
-                let opts = super::dirserve::ServeOptions::default();
-                shared.spawn(super::dirserve::run_dirport(l, src.clone(), opts));
-            }
-        }
+        dir::spawn(dirs, &config, &shared, &keys, &addrs, handle.rsa_id);
         let shared2 = shared.clone();
         shared.spawn(rotation_loop(dir, keys, shared2));
         Ok(handle)

@@ -57,6 +57,9 @@ pub enum TorClientError {
     /// A SOCKS listener could not be opened.
     #[error("SOCKS listener: {0}")]
     Socks(std::io::Error),
+    /// A directory fetch failed.
+    #[error("directory fetch: {0}")]
+    Directory(String),
     /// A circuit could not be built.
     #[error("{0}")]
     Circuit(#[from] CircMgrError),
@@ -118,6 +121,7 @@ impl TorClient {
         let mut dm = DirMgr::new(DirMgrConfig {
             authorities: auths,
             testing: config.common.testing_tor_network,
+            paths_needed: config.paths_needed,
         });
         let start = Progress {
             phase: BootstrapPhase::Starting,
@@ -142,6 +146,7 @@ impl TorClient {
         }
         let guard_cfg = GuardConfig {
             use_entry_guards: config.use_entry_guards,
+            num_entry_guards: config.num_entry_guards,
             ..GuardConfig::default()
         };
         let paths = Arc::new(paths::NetPaths::new(
@@ -153,7 +158,11 @@ impl TorClient {
                 paths.set_netdir(nd);
             }
         }
-        let circmgr = CircMgr::new(ChannelPool::new(), paths.clone(), CircMgrConfig::default());
+        let circ_cfg = CircMgrConfig {
+            max_dirtiness: Duration::from_secs(config.max_circuit_dirtiness),
+            ..CircMgrConfig::default()
+        };
+        let circmgr = CircMgr::new(ChannelPool::new(), paths.clone(), circ_cfg);
         let (progress, _) = watch::channel(start);
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
@@ -265,6 +274,19 @@ impl TorClientHandle {
     /// Whether a consensus is loaded, and its valid-after time.
     pub fn consensus_valid_after(&self) -> Option<u64> {
         lock(&self.shared.dirmgr).consensus().map(|c| c.valid_after)
+    }
+
+    /// Fetches a directory document (`/tor/...`) over a one-hop BEGIN_DIR circuit to a
+    /// directory guard, as the directory task does once bootstrapped.
+    pub async fn fetch_directory(&self, path: &str) -> Result<Vec<u8>, TorClientError> {
+        let circ = self.shared.circmgr.dir_circuit().await?;
+        let opts = crate::rt::dirclient::FetchOptions {
+            timeout: Duration::from_secs(60),
+            ..Default::default()
+        };
+        crate::rt::dirclient::fetch_begin_dir(&circ, path, &opts)
+            .await
+            .map_err(|e| TorClientError::Directory(e.to_string()))
     }
 
     /// Consensus fetches started since the client started.

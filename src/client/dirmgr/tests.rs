@@ -29,7 +29,11 @@ struct Net {
 
 fn md_text(i: u8) -> String {
     let key = b64_nopad(&[i; 32]);
-    let policy = if i.is_multiple_of(3) { "p accept 80,443\n" } else { "" };
+    let policy = if i.is_multiple_of(3) {
+        "p accept 80,443\n"
+    } else {
+        ""
+    };
     format!("onion-key\nntor-onion-key {key}\n{policy}id ed25519 {key}\n")
 }
 
@@ -59,6 +63,7 @@ impl Net {
                 })
                 .collect(),
             testing: true,
+            paths_needed: None,
         }
     }
 
@@ -438,4 +443,33 @@ fn phases_match_c_tor() {
     assert_eq!(dm.progress(T0).percent, 95, "never goes back");
     dm.note_phase(Done);
     assert_eq!(dm.progress(T0).log_line(), "Bootstrapped 100% (done): Done");
+}
+
+#[test]
+fn every_phase_passed_is_reported_once() {
+    let net = Net::new(3);
+    let mut dm = DirMgr::new(net.config());
+    let mut r = rng();
+    let now = T0 + 10;
+    let f = dm.poll_fetches(now, &mut r);
+    dm.note_phase(BootstrapPhase::RequestingStatus);
+    dm.handle_response(
+        f[0].id,
+        Ok(net.consensus(T0, &[0, 1, 2]).as_bytes()),
+        now,
+        &mut r,
+    )
+    .unwrap();
+    let f = dm.poll_fetches(now, &mut r);
+    dm.handle_response(f[0].id, Ok(net.certs().as_bytes()), now, &mut r)
+        .unwrap();
+    let f = dm.poll_fetches(now, &mut r);
+    dm.note_phase(BootstrapPhase::RequestingDescriptors);
+    dm.handle_response(f[0].id, Ok(net.mds_text(0..3).as_bytes()), now, &mut r)
+        .unwrap();
+    let got: Vec<u8> = dm.take_progress(now).iter().map(|p| p.percent).collect();
+    assert_eq!(got, vec![25, 30, 40, 45, 50, 75]);
+    assert!(dm.take_progress(now).is_empty());
+    dm.note_phase(BootstrapPhase::Done);
+    assert_eq!(dm.take_progress(now)[0].percent, 100);
 }

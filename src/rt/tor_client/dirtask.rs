@@ -1,5 +1,6 @@
 //! The directory task: runs [`DirMgr`]'s fetches over one-hop BEGIN_DIR circuits
-//! (CREATE_FAST, [`CircMgr::one_hop`]), feeds the answers back, writes the cache files,
+//! (CREATE_FAST: [`CircMgr::one_hop`] to the chosen server while bootstrapping, then
+//! [`CircMgr::dir_circuit`] to a directory guard once a directory is installed), feeds the answers back, writes the cache files,
 //! installs each new directory in the path source, and reports bootstrap progress.
 
 use std::collections::HashMap;
@@ -85,18 +86,21 @@ pub(super) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
     }
 }
 
-/// Logs the bootstrap progress when it moved, and publishes it.
+/// Logs each bootstrap step passed (as C tor: one notice line per step), and publishes
+/// the progress.
 pub(super) fn report(shared: &Shared) {
-    let p = lock(&shared.dirmgr).progress(unix_now());
-    shared.progress.send_if_modified(|old| {
-        if p.percent > old.percent {
-            tracing::info!("{}", p.log_line());
-            *old = p;
-            true
-        } else {
-            false
-        }
-    });
+    let steps = lock(&shared.dirmgr).take_progress(unix_now());
+    for p in steps {
+        shared.progress.send_if_modified(|old| {
+            if p.percent > old.percent {
+                tracing::info!("{}", p.log_line());
+                *old = p;
+                true
+            } else {
+                false
+            }
+        });
+    }
 }
 
 /// Notes a runtime phase (connections, circuits) and reports it.
@@ -112,12 +116,24 @@ async fn fetch_one(
     circs: &tokio::sync::Mutex<HashMap<RsaIdentity, Circuit>>,
     f: &Fetch,
 ) -> Result<Vec<u8>, String> {
-    let existing = circs
-        .lock()
-        .await
-        .get(&f.server.rsa_id)
-        .filter(|c| c.closed_reason().is_none())
-        .cloned();
+    // With a directory in hand, fetch from a directory guard as C tor does (one-hop,
+    // CREATE_FAST, kept open); before that, or if the guard fails, from the server the
+    // directory manager chose.
+    let mut existing = None;
+    if shared.paths.has_netdir() {
+        match mgr.dir_circuit().await {
+            Ok(c) => existing = Some(c),
+            Err(e) => tracing::debug!("no directory guard circuit: {e}"),
+        }
+    }
+    if existing.is_none() {
+        existing = circs
+            .lock()
+            .await
+            .get(&f.server.rsa_id)
+            .filter(|c| c.closed_reason().is_none())
+            .cloned();
+    }
     let circ = match existing {
         Some(c) => c,
         None => {
