@@ -206,8 +206,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
     .unwrap();
     let boot0 = net.client_bootstrapped(secs(60)).unwrap();
     let at_boot = recorder.served();
-    let answered =
-        |want: fn(&DirRequest) -> bool| at_boot.iter().any(|s| want(&s.request) && s.status == 200);
+    let answered = |want: Want| at_boot.iter().any(|s| want(&s.request) && s.status == 200);
     let wanted: [(&str, Want); 3] = [
         (
             "the consensus",
