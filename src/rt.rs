@@ -23,6 +23,7 @@ pub mod dirclient;
 pub mod dirserve;
 pub mod keystore;
 mod log;
+pub mod node;
 pub mod publish;
 pub mod relay;
 pub mod relay_keys;

@@ -1,24 +1,25 @@
-//! Mixed network, C tor as the directory (issue 4): our relays join a network whose only
-//! authority is a stock C tor 0.4.9 dirauth, next to C tor relays and clients.
+//! Mixed network, C tor as the directory (issue 4): our relays join a network whose
+//! authorities are stock C tor 0.4.9 dirauths, next to C tor relays and clients.
 //!
 //! One network for every check (a C tor network costs ~15 s of CI time):
-//! - 1 C tor authority, 2 C tor relays (one an exit that may reach loopback);
+//! - 3 C tor authorities (so our relays upload to each, and consensuses carry 3
+//!   signatures), 2 C tor relays (one an exit that may reach loopback);
 //! - 3 of our relays (`rt::relay::Relay::start_with`, configured from torrc text through
-//!   the config loader), which publish their descriptors to the C tor authority
+//!   the config loader), which publish their descriptors to the C tor authorities
 //!   themselves (`rt::publish`); one is an exit (`ExitPolicy accept 127.0.0.1:*` then
 //!   ports 80 and 443, so its microdescriptor summary is not reject-all), voted Exit with
 //!   `TestingDirAuthVoteExit`; one runs its directory cache (`rt::dircache`) behind a
 //!   recorder.
 //!
 //! Checks:
-//! 1. the C tor authority lists each of our relays Running and Valid (the exit also Exit,
-//!    the cache also V2Dir), and the exit's microdescriptor has `p accept 80,443`;
-//! 2. a C tor client with `EntryNodes <our cache relay>` and `UseEntryGuards 1` bootstraps
-//!    to 100% with our relay as its directory guard: before it bootstrapped, our relay
-//!    (which has no DirPort, so over BEGIN_DIR) answered its microdescriptor requests; it
-//!    fetches a page on a path of its choice; as the consensus moves every 10 s, it then
-//!    fetches a consensus from our relay too (the first came from the authority: C tor
-//!    bootstraps from authorities or fallbacks only);
+//! 1. the C tor authorities list each of our relays Running and Valid (the exit also Exit,
+//!    the cache also V2Dir, Stable and Guard), and the exit's microdescriptor, as the
+//!    authority made it, has `p accept 80,443` and no `p6` (as C tor without `IPv6Exit`);
+//! 2. a C tor client with `EntryNodes <our cache relay>`, `UseEntryGuards 1` and our relay
+//!    as its only `FallbackDir` bootstraps to 100% from our relay alone: before it
+//!    bootstrapped, our relay (which has no DirPort, so over BEGIN_DIR) answered its
+//!    requests for the microdesc consensus, the authority certificates and the
+//!    microdescriptors; it then fetches a page on a path of its choice;
 //! 3. another C tor client fetches a page from a loopback HTTP server on paths (control
 //!    port `EXTENDCIRCUIT` + `ATTACHSTREAM`) with our relay as guard, as middle, as exit,
 //!    and on a path of ours only.
@@ -32,7 +33,8 @@ use std::time::{Duration, Instant};
 use common::ctor::TempDir;
 use common::ctornet::{CTorNet, HttpServer, Role};
 use common::ctornet_io::http_get;
-use common::interop::{runtime, OurRelay, Served};
+use common::interop::{init_logs, runtime, OurRelay, Served};
+use oniongate::dir::doc::consensus::Flavor;
 use oniongate::dir::serve::DirRequest;
 
 const PAGE: &[u8] = b"hello through a mixed network\n";
@@ -53,6 +55,9 @@ fn fetch_via(net: &CTorNet, client: &str, path: &[String], port: u16) -> Duratio
     assert_eq!((status, body.as_slice()), (200, PAGE), "via {path:?}");
     t.elapsed()
 }
+
+/// Which requests count.
+type Want = fn(&DirRequest) -> bool;
 
 /// One line per request: status, then the request in short.
 fn describe(served: &[Served]) -> String {
@@ -87,18 +92,24 @@ fn md_of(consensus: &str, nickname: &str) -> Option<String> {
 
 #[test]
 fn our_relays_in_a_ctor_dirauth_network() {
+    init_logs();
     let t0 = Instant::now();
     let page = HttpServer::start(PAGE.to_vec());
     let net = CTorNet::builder()
-        .authorities(1)
+        .authorities(3)
         .relays(2)
         .exits(1)
         .client(false)
         // Replaces the harness's line (which names exit0 only).
         .torrc(Role::Authority, "TestingDirAuthVoteExit exit0,ogExit")
+        // Stable for every relay: C tor clients take guards only among Stable relays
+        // (`node_is_possible_guard`), and the authorities give Stable to the half of the
+        // relays with the longest uptime, which in a network seconds old is a coin toss
+        // for ours.
+        .torrc(Role::Authority, "AuthDirVoteStableGuaranteeMinUptime 0")
+        .torrc(Role::Authority, "AuthDirVoteStableGuaranteeMTBF 0")
         .start();
     let auth_lines = net.dir_authority_lines();
-    net.wait_for_consensus(3, secs(60)).unwrap();
     let c_started = t0.elapsed();
     let port = page.addr.port();
 
@@ -120,9 +131,13 @@ fn our_relays_in_a_ctor_dirauth_network() {
         false,
     );
 
-    // 1. Listed by the C tor authority.
+    // Started right after the C tor relays' descriptors reached the authorities: ours often
+    // make the first consensus too.
+    net.wait_for_consensus(5, secs(60)).unwrap();
+
+    // 1. Listed by the C tor authorities.
     let wants: [(&OurRelay, &[&str]); 3] = [
-        (&guard, &["Running", "Valid", "V2Dir"]),
+        (&guard, &["Running", "Valid", "V2Dir", "Stable", "Guard"]),
         (&middle, &["Running", "Valid"]),
         (&exit, &["Running", "Valid", "Exit"]),
     ];
@@ -145,8 +160,10 @@ fn our_relays_in_a_ctor_dirauth_network() {
         assert_eq!(listed.nickname, r.nickname);
     }
     let listed = t0.elapsed();
+    net.mark("ours listed");
 
-    // The exit's microdescriptor, as the C tor authority made it, is not reject-all.
+    // The exit's microdescriptor, as a C tor authority made it, is not reject-all (and,
+    // as C tor's would be, IPv4 only).
     let auth = net.authorities().next().unwrap().dir_addr().unwrap();
     let md = md_of(&consensus.text, &exit.nickname)
         .and_then(|m| http_get(auth, &format!("/tor/micro/d/{m}"), secs(10)).ok())
@@ -156,29 +173,61 @@ fn our_relays_in_a_ctor_dirauth_network() {
         md.contains("\np accept 80,443\n"),
         "ogExit microdesc: {md:?}"
     );
+    // No IPv6Exit: C tor with this torrc publishes no `ipv6-policy` (`*` means `*4`), so
+    // the authority's microdescriptor has no `p6` line.
+    assert!(!md.contains("\np6 "), "ogExit microdesc: {md:?}");
 
     // Clients start once the C tor relays cache every microdescriptor (ours included).
     net.prepare_for_clients(secs(60)).unwrap();
     let mut net = net;
 
-    // 2. Our relay as the directory guard of a C tor client (started alone, so that every
-    // request our cache answers until it bootstraps is its own). Our relay has no DirPort:
-    // everything it serves comes over BEGIN_DIR.
+    // 2. Our relay as the only directory of a C tor client: its fallback directory (for
+    // the first consensus and the certificates; the authorities are not fallbacks with
+    // `DirAuthorityFallbackRate 0`, and asked only after 30 s) and its directory guard
+    // (microdescriptors). Started alone, so that every request our cache answers until it
+    // bootstraps is its own. Our relay has no DirPort: it serves over BEGIN_DIR only.
     assert!(guard.handle.dir_addrs().is_empty());
     let recorder = guard.recorder.as_ref().unwrap();
+    recorder.wait_ready(8, secs(60)).unwrap();
+    net.mark("our cache ready");
     let entry = format!("EntryNodes {}", guard.path_id());
-    net.add_client(&[entry.as_str(), "UseEntryGuards 1"])
-        .unwrap();
+    let fallback = format!(
+        "FallbackDir 127.0.0.1 orport={} id={}",
+        guard.handle.or_addrs()[0].port(),
+        guard.fingerprint
+    );
+    net.add_client(&[
+        entry.as_str(),
+        "UseEntryGuards 1",
+        fallback.as_str(),
+        "DirAuthorityFallbackRate 0",
+        "ClientBootstrapConsensusAuthorityDownloadInitialDelay 30",
+    ])
+    .unwrap();
     let boot0 = net.client_bootstrapped(secs(60)).unwrap();
     let at_boot = recorder.served();
-    assert!(
-        at_boot
-            .iter()
-            .any(|s| matches!(s.request, DirRequest::Micro(_)) && s.status == 200),
-        "client0 bootstrapped without microdescriptors from our relay; it served:\n{}\n{}",
-        describe(&at_boot),
-        net.client().log_tail(30)
-    );
+    let answered = |want: Want| at_boot.iter().any(|s| want(&s.request) && s.status == 200);
+    let wanted: [(&str, Want); 3] = [
+        (
+            "the consensus",
+            |r| matches!(r, DirRequest::Consensus { flavor, .. } if *flavor == Flavor::Microdesc),
+        ),
+        ("authority certificates", |r| {
+            matches!(
+                r,
+                DirRequest::KeysFp(_) | DirRequest::KeysFpSk(_) | DirRequest::KeysAll
+            )
+        }),
+        ("microdescriptors", |r| matches!(r, DirRequest::Micro(_))),
+    ];
+    for (what, want) in wanted {
+        assert!(
+            answered(want),
+            "client0 bootstrapped without {what} from our relay; it served:\n{}\n{}",
+            describe(&at_boot),
+            net.client().log_tail(30)
+        );
+    }
     eprintln!(
         "our cache served before client0 bootstrapped:\n{}",
         describe(&at_boot)
@@ -211,25 +260,7 @@ fn our_relays_in_a_ctor_dirauth_network() {
         eprintln!("{what}: page fetched in {took:.1?}");
     }
     assert!(page.served() >= 5);
-
-    // The consensus moves every 10 s: client0 fetches a later one from its dir guard
-    // (its first came from the authority, as C tor bootstraps from authorities or
-    // fallbacks only).
-    let deadline = Instant::now() + secs(60);
-    let consensus_ok = |s: &[Served]| {
-        s.iter()
-            .any(|s| matches!(s.request, DirRequest::Consensus { .. }) && s.status == 200)
-    };
-    while !consensus_ok(&recorder.served()) {
-        assert!(
-            Instant::now() < deadline,
-            "no consensus fetched from our relay; it served:\n{}\n{}",
-            describe(&recorder.served()),
-            net.client().log_tail(30)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    eprintln!("our cache served in all:\n{}", describe(&recorder.served()));
+    net.mark("fetched via our guard, middle, exit");
 
     eprintln!(
         "interop: C tor network {c_started:.1?}, ours listed at {listed:.1?}, clients \

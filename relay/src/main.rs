@@ -2,10 +2,9 @@
 //! `AuthoritativeDirectory 1` + `V3AuthoritativeDirectory 1` a directory authority.
 //!
 //! A thin `main`: the library parses tor's command line, loads and validates the
-//! configuration and sets up logging ([`oniongate::rt::daemon_main`]); this file runs the
-//! relay ([`oniongate::rt::relay::Relay`]), or the authority
-//! ([`oniongate::rt::dirauth::start_authority_relay`]), until SIGINT or SIGTERM, then stops
-//! it cleanly.
+//! configuration and sets up logging ([`oniongate::rt::daemon_main`]); this file starts the
+//! node ([`oniongate::rt::node::RelayNode`]: the relay, its directory cache or authority,
+//! its descriptor publisher) and runs it until SIGINT or SIGTERM, then stops it cleanly.
 //!
 //! `--keygen-authority` (with `-f torrc`): makes the relay keys and the v3 authority keys in
 //! `DataDirectory/keys/` if missing, prints the `DirAuthority` line for the configured
@@ -14,8 +13,8 @@
 use std::process::ExitCode;
 
 use oniongate::config::RelayConfig;
-use oniongate::rt::dirauth::{keygen_authority, start_authority_relay};
-use oniongate::rt::relay::{Relay, RelayOptions};
+use oniongate::rt::dirauth::keygen_authority;
+use oniongate::rt::node::RelayNode;
 
 fn main() -> ExitCode {
     let mut args = oniongate::rt::args();
@@ -29,17 +28,10 @@ fn main() -> ExitCode {
         let rt = oniongate::rt::runtime()?;
         rt.block_on(async move {
             let stop = oniongate::rt::shutdown_signal()?;
-            let left = if config.authoritative_directory && config.v3_authoritative_directory {
-                let auth = start_authority_relay(config, RelayOptions::default()).await?;
-                let signal = stop.await;
-                tracing::info!(?signal, "stopping");
-                auth.shutdown().await
-            } else {
-                let relay = Relay::start(config).await?;
-                let signal = stop.await;
-                tracing::info!(?signal, "stopping");
-                relay.shutdown().await
-            };
+            let node = RelayNode::start(config).await?;
+            let signal = stop.await;
+            tracing::info!(?signal, "stopping");
+            let left = node.shutdown().await;
             if left > 0 {
                 tracing::warn!(left, "some tasks did not stop in time");
             }

@@ -12,14 +12,27 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use oniongate::config::{merge, parse_torrc, Daemon, DaemonConfig as _, RelayConfig};
+use oniongate::dir::doc::consensus::Flavor;
 use oniongate::dir::serve::{DirAnswer, DirRequest, DirSource};
 use oniongate::rt::dircache::{CacheAuthority, DirCache};
 use oniongate::rt::dirclient::FetchOptions;
 use oniongate::rt::relay::{Relay, RelayHandle, RelayOptions};
 
 use super::ctor::TempDir;
+
+/// Sends our relays' logs (`oniongate=info`, or `RUST_LOG`) to the test's captured output,
+/// printed when the test fails: the publisher logs the authority's answer to each upload.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("oniongate=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
 
 /// A multi-threaded tokio runtime (2 workers) for our relays; the test thread stays free
 /// to block on the C tor helpers.
@@ -81,6 +94,32 @@ impl RecordingCache {
     /// Every request answered so far, in order.
     pub fn served(&self) -> Vec<Served> {
         self.served.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits (blocking the calling thread; the cache runs on the relay's runtime) until
+    /// the cache holds a microdesc consensus listing at least `min_routers` routers and
+    /// every microdescriptor it names. A cache started before the authority had a
+    /// consensus backs off (5 s, 10 s, ...): a client asking meanwhile gets 404s and backs
+    /// off in turn.
+    pub fn wait_ready(&self, min_routers: usize, timeout: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let routers = self
+                .cache
+                .consensus(Flavor::Microdesc)
+                .map_or(0, |c| c.consensus.routers.len());
+            let missing = self.cache.missing_microdescs().len();
+            if routers >= min_routers && missing == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "our directory cache not ready within {timeout:?}: consensus with \
+                     {routers} routers, {missing} microdescriptors missing"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 
