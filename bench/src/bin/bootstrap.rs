@@ -8,14 +8,39 @@
 //! microdescriptor, so bootstrap time is the client's own (process start to
 //! `Bootstrapped 100%`), not the network's.
 //!
-//! C tor client: started `--bootstraps` times (default 3, median reported); its circuits
-//! are built one at a time through its control port (`EXTENDCIRCUIT 0` with no path, timed
-//! from sending the command to the `650 CIRC <id> BUILT` event; each circuit is then
-//! closed). The C tor client runs with the harness's client settings
-//! (`LearnCircuitBuildTimeout 0`, `PathsNeededToBuildCircuits 0.25`).
+//! Both clients are measured in one run, interleaved so that machine load falls on both
+//! alike: `--bootstraps` rounds (default 3; the median is reported), each starting a fresh
+//! C tor client process and a fresh `TorClient`, both on empty data directories (the order
+//! alternates per round, the previous client of each kind is stopped first); then, with
+//! the last client of each kind running, `--circuits` circuits (default 100) each, built
+//! one at a time alternating C tor and ours; p50 and p95 (nearest rank) are reported.
 //!
-//! Our client: [`measure_ours`] is the place where `rt::tor_client` plugs in; until that
-//! unit is merged, this program says that ours is not measured and prints no ratios.
+//! What each number measures:
+//! - C tor bootstrap: from spawning the `tor` process to `Bootstrapped 100%` in its notice
+//!   log (polled every 20 ms), so it includes process start and torrc parsing. The "by its
+//!   log" line is the median time between its own `Bootstrapped 0%` and `Bootstrapped
+//!   100%` log lines (`LogTimeGranularity 1`), without process start. Most of C tor's
+//!   2 s on loopback is waiting for its once-a-second housekeeping ticks (its log shows
+//!   the first directory fetch about 1 s after `Bootstrapped 0%`, and the first circuit
+//!   about 1 s after `Bootstrapped 75%`); its work in between takes about 0.2 s.
+//! - Our bootstrap: from calling `TorClient::start` (configuration already parsed, tokio
+//!   runtime already running, in this process) to `TorClientHandle::bootstrapped`.
+//! - C tor circuit: `EXTENDCIRCUIT 0` (no path: tor picks a general 3-hop path) on its
+//!   control port, timed from sending the command to the `650 CIRC <id> BUILT` event, so
+//!   it includes path selection and two control-port round trips; each circuit is then
+//!   closed with `CLOSECIRCUIT`, and one that is not 3 hops counts as failed.
+//! - Our circuit: `TorClientHandle::build_circuit_timed` (a fresh 3-hop exit circuit,
+//!   never reused, closed afterwards), timed around the call, so it includes path
+//!   selection; the "inner" line is the circuit manager's own timing (first-hop channel
+//!   to the last hop's EXTENDED2, without path selection).
+//!
+//! What differs: C tor runs as its own process with the harness's client settings
+//! (`LearnCircuitBuildTimeout 0`, `PathsNeededToBuildCircuits 0.25`); ours runs in this
+//! process on a 2-worker tokio runtime with `PathsNeededToBuildCircuits 0.25` (it has no
+//! `LearnCircuitBuildTimeout` option). Both keep their guard channels open across
+//! circuits, both use entry guards, both keep building preemptive circuits in the
+//! background while the other is measured. C tor 0.4.9 may use ntor v3 towards exits
+//! (congestion-control negotiation), ours uses ntor for every hop.
 //!
 //! `cargo run --release -p oniongate-bench --bin bootstrap -- [--circuits N]
 //! [--bootstraps K] [--relays N] [--exits N] [--authority ctor|ours]` (needs `tor` and
@@ -39,9 +64,13 @@ mod ctornet_io;
 #[allow(dead_code)]
 mod ctornet_node;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use ctor::TempDir;
 use ctornet::{CTorNet, Role};
+use oniongate::config::{merge, parse_torrc, ClientConfig, Daemon, DaemonConfig};
+use oniongate::rt::tor_client::{TorClient, TorClientHandle};
 
 /// Command-line settings.
 #[derive(Debug, Clone)]
@@ -83,8 +112,14 @@ impl ClientKind {
 struct Figures {
     /// Start to 100%, one per bootstrap run.
     bootstraps: Vec<Duration>,
+    /// C tor only: `Bootstrapped 0%` to `Bootstrapped 100%` by its log timestamps (without
+    /// process start and torrc parsing), one per bootstrap run.
+    bootstraps_in_log: Vec<Duration>,
     /// Build times of the circuits that were built.
     circuits: Vec<Duration>,
+    /// Our client only: the build time the circuit manager itself measured (first hop's
+    /// channel lookup to the last hop's CREATED/EXTENDED), without path selection.
+    circuits_inner: Vec<Duration>,
     /// Circuits that failed (not in `circuits`).
     failed: usize,
 }
@@ -144,68 +179,234 @@ fn start_network(o: &Opts) -> Result<CTorNet, String> {
             //       .dir_authority(&our_line).consensus_from(our_dirport).try_start()
             // and `prepare_for_clients` as above. Both clients then take their
             // DirAuthority line from `our_line` instead of `net.dir_authority_lines()`.
-            Err("--authority ours: our directory authority (rt::dirauth) is not wired into this benchmark yet".into())
+            Err("--authority ours: not wired into this benchmark yet (needs our authority and relays from rt::testnet, still a placeholder)".into())
         }
     }
 }
 
-/// Bootstraps a fresh C tor client `o.bootstraps` times, then builds `o.circuits`
-/// circuits one at a time on the last one.
-fn measure_ctor(net: &mut CTorNet, o: &Opts) -> Result<Figures, String> {
-    let mut bootstraps = Vec::new();
-    let mut last = String::new();
-    for i in 0..o.bootstraps {
-        if i > 0 {
-            net.stop_node(&last);
-        }
-        let client = net.add_client(&[]).map_err(|e| e.0)?;
-        let took = client
-            .wait_bootstrapped(Duration::from_secs(120))
-            .map_err(|e| e.0)?;
-        eprintln!(
-            "  {}: bootstrapped in {:.2} s",
-            client.name,
-            took.as_secs_f64()
-        );
-        last = client.name.clone();
-        bootstraps.push(took);
-    }
-    let client = net.node(&last).ok_or("client vanished")?;
-    let mut ctl = client.control().map_err(|e| e.0)?;
-    let mut circuits = Vec::new();
-    let mut failed = 0;
-    while circuits.len() < o.circuits {
-        if failed > o.circuits {
-            return Err(format!("{failed} circuits failed"));
-        }
-        match ctl.build_circuit(&[], Duration::from_secs(60)) {
-            Ok(c) => {
-                circuits.push(c.took);
-                let _ = ctl.command(&format!("CLOSECIRCUIT {}", c.id));
-            }
-            Err(e) => {
-                eprintln!("  circuit failed: {e}");
-                failed += 1;
-            }
-        }
-    }
+/// One client's running figures; `Err` once it failed (then it is not measured further).
+type Tally = Result<Figures, String>;
+
+fn new_tally() -> Tally {
     Ok(Figures {
-        bootstraps,
-        circuits,
-        failed,
+        bootstraps: Vec::new(),
+        bootstraps_in_log: Vec::new(),
+        circuits: Vec::new(),
+        circuits_inner: Vec::new(),
+        failed: 0,
     })
 }
 
-/// Our client (`rt::tor_client`) on the same network: the integrator's hook.
-///
-/// To do once `rt::tor_client` is merged: build a `ClientConfig` with `TestingTorNetwork 1`,
-/// a fresh `DataDirectory` per run, a `SocksPort` on a free loopback port and the lines of
-/// `net.dir_authority_lines()`; start the client on a tokio runtime and time start to its
-/// 100% bootstrap (o.bootstraps runs, fresh data directory each); then build `o.circuits`
-/// 3-hop exit circuits one at a time through its circuit manager, timing each build, and
-/// return the same [`Figures`] as [`measure_ctor`].
-fn measure_ours(_net: &mut CTorNet, _o: &Opts) -> Result<Figures, String> {
-    Err("not measured yet: our client (rt::tor_client) is not merged into this benchmark".into())
+/// Starts a fresh C tor client (stopping the previous one, `prev`) and waits for its
+/// `Bootstrapped 100%`; returns its node name, process spawn to 100%, and 0% to 100% as
+/// its own log timestamps say (millisecond granularity).
+fn ctor_bootstrap(
+    net: &mut CTorNet,
+    prev: Option<&str>,
+) -> Result<(String, Duration, Option<Duration>), String> {
+    if let Some(p) = prev {
+        net.stop_node(p);
+    }
+    let client = net.add_client(&["LogTimeGranularity 1"]).map_err(|e| e.0)?;
+    let took = client
+        .wait_bootstrapped(Duration::from_secs(120))
+        .map_err(|e| e.0)?;
+    let log = client.notice_log();
+    let at = |what: &str| log.lines().find(|l| l.contains(what)).and_then(log_time);
+    let in_log = match (at("Bootstrapped 0%"), at("Bootstrapped 100%")) {
+        (Some(a), Some(b)) if b >= a => Some(Duration::from_secs_f64(b - a)),
+        _ => None,
+    };
+    Ok((client.name.clone(), took, in_log))
+}
+
+/// The time of day, in seconds, of a C tor log line (`Nov 21 13:04:00.123 [notice] ...`).
+fn log_time(line: &str) -> Option<f64> {
+    let t = line.split_whitespace().nth(2)?;
+    let mut f = t.split(':');
+    let h: f64 = f.next()?.parse().ok()?;
+    let m: f64 = f.next()?.parse().ok()?;
+    let s: f64 = f.next()?.parse().ok()?;
+    Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// Our client's configuration: the network's `DirAuthority` lines, `TestingTorNetwork 1`,
+/// no SOCKS port, `PathsNeededToBuildCircuits 0.25` (as the harness gives the C tor
+/// client) and an empty `DataDirectory` of its own.
+fn ours_config(net: &CTorNet, data_dir: &Path) -> Result<ClientConfig, String> {
+    let mut text = format!(
+        "DataDirectory {}\nTestingTorNetwork 1\nSocksPort 0\nPathsNeededToBuildCircuits 0.25\n",
+        data_dir.display()
+    );
+    for l in net.dir_authority_lines() {
+        text.push_str(&l);
+        text.push('\n');
+    }
+    let entries = parse_torrc(&text, "bench").map_err(|e| e.to_string())?;
+    let merged = merge(Daemon::Client, &[&entries]).map_err(|e| e.to_string())?;
+    ClientConfig::from_entries(&merged).map_err(|e| e.to_string())
+}
+
+/// Starts our client on an empty data directory (shutting the previous one, `prev`, down
+/// first) and waits for 100 %; returns it and the time from `TorClient::start` to 100 %.
+async fn ours_bootstrap(
+    config: ClientConfig,
+    prev: Option<TorClientHandle>,
+) -> Result<(TorClientHandle, Duration), String> {
+    if let Some(p) = prev {
+        p.shutdown().await;
+    }
+    let t = Instant::now();
+    let client = TorClient::start(config).await.map_err(|e| e.to_string())?;
+    if tokio::time::timeout(Duration::from_secs(120), client.bootstrapped())
+        .await
+        .is_err()
+    {
+        let p = *client.progress().borrow();
+        client.shutdown().await;
+        return Err(format!("no bootstrap within 120 s (at {p:?})"));
+    }
+    Ok((client, t.elapsed()))
+}
+
+/// Records one circuit result in `tally`; too many failures turn it into an error.
+fn note_circuit(tally: &mut Tally, r: Result<(Duration, Option<Duration>), String>, o: &Opts) {
+    let Ok(f) = tally else { return };
+    match r {
+        Ok((outer, inner)) => {
+            f.circuits.push(outer);
+            f.circuits_inner.extend(inner);
+        }
+        Err(e) => {
+            eprintln!("  circuit failed: {e}");
+            f.failed += 1;
+            if f.failed > o.circuits {
+                *tally = Err(format!("{} circuits failed (last: {e})", o.circuits + 1));
+            }
+        }
+    }
+}
+
+/// Measures both clients, interleaved: bootstrap rounds alternate which client goes first
+/// (each round a fresh C tor process and a fresh `TorClient`, both on empty data
+/// directories); then, with the last client of each kind still running, circuits are built
+/// one at a time, alternating C tor and ours, until each has `o.circuits`.
+fn measure(net: &mut CTorNet, o: &Opts) -> (Tally, Tally) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let tmp = TempDir::new("bench-bootstrap");
+    let (mut ct, mut ot) = (new_tally(), new_tally());
+    let mut ctor_last: Option<String> = None;
+    let mut ours_last: Option<TorClientHandle> = None;
+    for i in 0..o.bootstraps {
+        for kind in if i.is_multiple_of(2) {
+            [ClientKind::CTor, ClientKind::Ours]
+        } else {
+            [ClientKind::Ours, ClientKind::CTor]
+        } {
+            match kind {
+                ClientKind::CTor if ct.is_ok() => match ctor_bootstrap(net, ctor_last.as_deref()) {
+                    Ok((name, took, in_log)) => {
+                        eprintln!(
+                            "  C tor {name}: bootstrapped in {:.2} s ({:?} by its log)",
+                            took.as_secs_f64(),
+                            in_log
+                        );
+                        ctor_last = Some(name);
+                        if let Ok(f) = &mut ct {
+                            f.bootstraps.push(took);
+                            f.bootstraps_in_log.extend(in_log);
+                        }
+                    }
+                    Err(e) => ct = Err(format!("bootstrap: {e}")),
+                },
+                ClientKind::Ours if ot.is_ok() => {
+                    let r = ours_config(net, &tmp.path().join(format!("ours{i}")))
+                        .map(|c| rt.block_on(ours_bootstrap(c, ours_last.take())));
+                    match r.and_then(|r| r) {
+                        Ok((client, took)) => {
+                            eprintln!("  ours{i}: bootstrapped in {:.2} s", took.as_secs_f64());
+                            ours_last = Some(client);
+                            if let Ok(f) = &mut ot {
+                                f.bootstraps.push(took);
+                            }
+                        }
+                        Err(e) => ot = Err(format!("bootstrap: {e}")),
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut ctl = match ctor_last
+        .as_deref()
+        .map(|n| net.node(n).map(|c| c.control()))
+    {
+        Some(Some(Ok(c))) => Some(c),
+        Some(Some(Err(e))) => {
+            ct = Err(format!("control port: {}", e.0));
+            None
+        }
+        _ => None,
+    };
+    let done = |t: &Tally| t.as_ref().map_or(true, |f| f.circuits.len() >= o.circuits);
+    let mut i = 0usize;
+    while !(done(&ct) && done(&ot)) {
+        let ctor_first = i.is_multiple_of(2);
+        i += 1;
+        for kind in if ctor_first {
+            [ClientKind::CTor, ClientKind::Ours]
+        } else {
+            [ClientKind::Ours, ClientKind::CTor]
+        } {
+            match kind {
+                ClientKind::CTor if !done(&ct) => {
+                    let Some(c) = ctl.as_mut() else { continue };
+                    let r = c
+                        .build_circuit(&[], Duration::from_secs(60))
+                        .map_err(|e| e.0)
+                        .and_then(|b| {
+                            let _ = c.command(&format!("CLOSECIRCUIT {}", b.id));
+                            let hops = b.path.split(',').count();
+                            if hops == 3 {
+                                Ok((b.took, None))
+                            } else {
+                                Err(format!("circuit of {hops} hops: {}", b.path))
+                            }
+                        });
+                    note_circuit(&mut ct, r, o);
+                }
+                ClientKind::Ours if !done(&ot) => {
+                    let Some(client) = ours_last.as_ref() else {
+                        continue;
+                    };
+                    let r = rt.block_on(async {
+                        let t = Instant::now();
+                        match tokio::time::timeout(
+                            Duration::from_secs(60),
+                            client.build_circuit_timed(),
+                        )
+                        .await
+                        {
+                            Ok(Ok(inner)) => Ok((t.elapsed(), Some(inner))),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err("no circuit within 60 s".into()),
+                        }
+                    });
+                    note_circuit(&mut ot, r, o);
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(c) = ours_last {
+        rt.block_on(c.shutdown());
+    }
+    rt.shutdown_timeout(Duration::from_secs(5));
+    (ct, ot)
 }
 
 /// Nearest-rank percentile of sorted durations, in milliseconds.
@@ -224,6 +425,14 @@ fn summary(f: &Figures) -> (f64, f64, f64) {
     let mut c = f.circuits.clone();
     c.sort();
     (pct_ms(&b, 50) / 1000.0, pct_ms(&c, 50), pct_ms(&c, 95))
+}
+
+/// `/proc/loadavg`'s first three fields and the number of CPUs.
+fn loadavg() -> String {
+    let l = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let l: Vec<&str> = l.split_whitespace().take(3).collect();
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("loadavg {} (1/5/15 min), {cpus} CPUs", l.join(" "))
 }
 
 fn main() {
@@ -251,15 +460,11 @@ fn main() {
         t0.elapsed().as_secs_f64()
     );
     eprint!("network timeline:\n{}", net.timeline());
-    let mut results: Vec<(ClientKind, Result<Figures, String>)> = Vec::new();
-    for kind in [ClientKind::CTor, ClientKind::Ours] {
-        eprintln!("measuring {}...", kind.name());
-        let r = match kind {
-            ClientKind::CTor => measure_ctor(&mut net, &o),
-            ClientKind::Ours => measure_ours(&mut net, &o),
-        };
-        results.push((kind, r));
-    }
+    println!("load before: {}", loadavg());
+    eprintln!("measuring both clients, interleaved...");
+    let (ct, ot) = measure(&mut net, &o);
+    println!("load after:  {}", loadavg());
+    let results = [(ClientKind::CTor, ct), (ClientKind::Ours, ot)];
     println!(
         "{:<22} {:>16} {:>16} {:>16} {:>8}",
         "client", "bootstrap p50 s", "circuit p50 ms", "circuit p95 ms", "failed"
@@ -279,6 +484,26 @@ fn main() {
                     f.bootstraps.len(),
                     f.circuits.len()
                 );
+                if !f.bootstraps_in_log.is_empty() {
+                    let mut b = f.bootstraps_in_log.clone();
+                    b.sort();
+                    println!(
+                        "{:<22} {:>16.2}   (its log's Bootstrapped 0% to 100%: no process start)",
+                        "  C tor, by its log",
+                        pct_ms(&b, 50) / 1000.0
+                    );
+                }
+                if !f.circuits_inner.is_empty() {
+                    let mut c = f.circuits_inner.clone();
+                    c.sort();
+                    println!(
+                        "{:<22} {:>16} {:>16.1} {:>16.1}   (build only, as the circuit manager times it)",
+                        "  our client, inner",
+                        "",
+                        pct_ms(&c, 50),
+                        pct_ms(&c, 95)
+                    );
+                }
                 sums.push((*kind, (b, p50, p95)));
             }
             Err(e) => println!("{:<22} {e}", kind.name()),
