@@ -4,9 +4,9 @@
 //! One network for every check (a C tor network costs ~15 s of CI time):
 //! - 3 C tor authorities (so our relays upload to each, and consensuses carry 3
 //!   signatures), 2 C tor relays (one an exit that may reach loopback);
-//! - 3 of our relays (`rt::relay::Relay::start_with`, configured from torrc text through
-//!   the config loader), which publish their descriptors to the C tor authorities
-//!   themselves (`rt::publish`); one is an exit (`ExitPolicy accept 127.0.0.1:*` then
+//! - 3 of our relays (`rt::node::RelayNode`, as the daemon starts them, configured from
+//!   torrc text through the config loader), which publish their descriptors to the C tor
+//!   authorities themselves (`rt::publish`); one is an exit (`ExitPolicy accept 127.0.0.1:*` then
 //!   ports 80 and 443, so its microdescriptor summary is not reject-all), voted Exit with
 //!   `TestingDirAuthVoteExit`; one runs its directory cache (`rt::dircache`) behind a
 //!   recorder.
@@ -186,14 +186,14 @@ fn our_relays_in_a_ctor_dirauth_network() {
     // `DirAuthorityFallbackRate 0`, and asked only after 30 s) and its directory guard
     // (microdescriptors). Started alone, so that every request our cache answers until it
     // bootstraps is its own. Our relay has no DirPort: it serves over BEGIN_DIR only.
-    assert!(guard.handle.dir_addrs().is_empty());
+    assert!(guard.node.dir_addrs().is_empty());
     let recorder = guard.recorder.as_ref().unwrap();
     recorder.wait_ready(8, secs(60)).unwrap();
     net.mark("our cache ready");
     let entry = format!("EntryNodes {}", guard.path_id());
     let fallback = format!(
         "FallbackDir 127.0.0.1 orport={} id={}",
-        guard.handle.or_addrs()[0].port(),
+        guard.node.or_addrs()[0].port(),
         guard.fingerprint
     );
     net.add_client(&[
@@ -269,6 +269,6 @@ fn our_relays_in_a_ctor_dirauth_network() {
         net.timeline()
     );
     for r in [guard, middle, exit] {
-        rt.block_on(r.handle.shutdown());
+        rt.block_on(r.node.shutdown());
     }
 }

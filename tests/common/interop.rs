@@ -19,7 +19,8 @@ use oniongate::dir::doc::consensus::Flavor;
 use oniongate::dir::serve::{DirAnswer, DirRequest, DirSource};
 use oniongate::rt::dircache::{CacheAuthority, DirCache};
 use oniongate::rt::dirclient::FetchOptions;
-use oniongate::rt::relay::{Relay, RelayHandle, RelayOptions};
+use oniongate::rt::node::RelayNode;
+use oniongate::rt::relay::RelayOptions;
 
 use super::ctor::TempDir;
 
@@ -150,17 +151,19 @@ pub struct OurRelay {
     pub nickname: String,
     /// Its RSA identity fingerprint, 40 upper-case hex digits.
     pub fingerprint: String,
-    /// The running relay.
-    pub handle: RelayHandle,
+    /// The running relay node (as the daemon runs it).
+    pub node: RelayNode,
     /// The recording directory cache, if it was started with one.
     pub recorder: Option<Arc<RecordingCache>>,
 }
 
 impl OurRelay {
-    /// Starts a relay configured by [`relay_torrc`] in `dir/<nickname>`. With `record`, its
-    /// directory cache (the same [`DirCache`] the relay would run by itself with `DirCache
-    /// 1`) is wrapped in a [`RecordingCache`]; otherwise the relay runs its own. Either way
-    /// the relay publishes its descriptor to the authorities itself.
+    /// Starts a relay configured by [`relay_torrc`] in `dir/<nickname>` the way the daemon
+    /// does ([`RelayNode::start`]). With `record`, its directory cache (the same
+    /// [`DirCache`] the relay would run by itself with `DirCache 1`) is wrapped in a
+    /// [`RecordingCache`] ([`RelayNode::start_with`] and `RelayOptions::dir_source`);
+    /// otherwise the relay runs its own. Either way the relay publishes its descriptor to
+    /// the authorities itself.
     pub fn start(
         rt: &tokio::runtime::Runtime,
         dir: &TempDir,
@@ -171,9 +174,8 @@ impl OurRelay {
     ) -> OurRelay {
         let data = dir.path().join(nickname);
         let config = relay_config(&relay_torrc(&data, nickname, auth_lines, extra));
-        let mut opts = RelayOptions::default();
         let mut recorder = None;
-        if record {
+        let started = if record {
             let cache = DirCache::new(
                 CacheAuthority::from_config(&config.common.dir_authorities),
                 config.common.data_directory.clone(),
@@ -184,16 +186,20 @@ impl OurRelay {
                 cache,
                 served: Mutex::new(Vec::new()),
             });
-            opts.dir_source = Some(r.clone() as Arc<dyn DirSource>);
+            let opts = RelayOptions {
+                dir_source: Some(r.clone() as Arc<dyn DirSource>),
+                ..RelayOptions::default()
+            };
             recorder = Some(r);
-        }
-        let handle = rt
-            .block_on(Relay::start_with(config, opts))
-            .unwrap_or_else(|e| panic!("our relay {nickname} did not start: {e}"));
+            rt.block_on(RelayNode::start_with(config, opts))
+        } else {
+            rt.block_on(RelayNode::start(config))
+        };
+        let node = started.unwrap_or_else(|e| panic!("our relay {nickname} did not start: {e}"));
         OurRelay {
             nickname: nickname.to_string(),
-            fingerprint: handle.rsa_id().to_hex(),
-            handle,
+            fingerprint: node.relay().rsa_id().to_hex(),
+            node,
             recorder,
         }
     }
