@@ -548,7 +548,7 @@ impl RelayCircuits {
         let Some(c) = self.circs.remove(&key) else {
             return;
         };
-        tracing::info!(chan = key.0 .0, circ = %key.1, %reason, why, "circuit closed");
+        tracing::debug!(chan = key.0 .0, circ = %key.1, %reason, why, "circuit closed");
         if let Some(cs) = self.chans.get_mut(&key.0) {
             cs.n_created = cs.n_created.saturating_sub(1);
             if c.pending_handshake {
