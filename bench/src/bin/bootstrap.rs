@@ -3,7 +3,9 @@
 //! network in the same run; prints both and the ratios (ours / C tor).
 //!
 //! The network comes from `tests/common/ctornet.rs`: by default 1 C tor authority and 5 C
-//! tor relays (2 exits) on loopback. Each client starts from an empty data directory once
+//! tor relays (2 exits) on loopback; with `--authority ours` the authority is ours (the
+//! `oniongate-relay` authority runtime, in this process) and the C tor relays and both
+//! clients trust only it. Each client starts from an empty data directory once
 //! the network has a consensus listing every relay and the relays cache every
 //! microdescriptor, so bootstrap time is the client's own (process start to
 //! `Bootstrapped 100%`), not the network's.
@@ -173,15 +175,63 @@ fn start_network(o: &Opts) -> Result<CTorNet, String> {
             Ok(net)
         }
         AuthorityKind::Ours => {
-            // Hook for a network whose authority is ours, once `rt::dirauth` is merged:
-            // start our authority on loopback (kept alive beside the network), then
-            //   CTorNet::builder().authorities(0).relays(o.relays).exits(o.exits)
-            //       .dir_authority(&our_line).consensus_from(our_dirport).try_start()
-            // and `prepare_for_clients` as above. Both clients then take their
-            // DirAuthority line from `our_line` instead of `net.dir_authority_lines()`.
-            Err("--authority ours: not wired into this benchmark yet (needs our authority and relays from rt::testnet, still a placeholder)".into())
+            // Our authority (the `oniongate-relay` runtime with `AuthoritativeDirectory 1`),
+            // on a runtime that lives as long as the program, and stock C tor relays and
+            // clients that trust only it.
+            let (line, dirport) = start_our_authority()?;
+            let net = CTorNet::builder()
+                .authorities(0)
+                .dir_authority(&line)
+                .consensus_from(dirport)
+                .relays(o.relays)
+                .exits(o.exits)
+                .try_start()
+                .map_err(|e| e.0)?;
+            net.prepare_for_clients(Duration::from_secs(90))
+                .map_err(|e| e.0)?;
+            Ok(net)
         }
     }
+}
+
+/// Starts our directory authority on loopback for `--authority ours` and returns its
+/// `DirAuthority` line and DirPort. Its runtime and data directory are leaked on purpose:
+/// they must outlive the measurement, and the process exits afterwards.
+fn start_our_authority() -> Result<(String, std::net::SocketAddr), String> {
+    use oniongate::config::RelayConfig;
+    use oniongate::rt::dirauth::{keygen_authority, start_authority_relay};
+    use oniongate::rt::relay::RelayOptions;
+    let relay_config = |text: &str| -> Result<RelayConfig, String> {
+        let entries = parse_torrc(text, "bench authority").map_err(|e| e.to_string())?;
+        let merged = merge(Daemon::Relay, &[&entries]).map_err(|e| e.to_string())?;
+        RelayConfig::from_entries(&merged).map_err(|e| e.to_string())
+    };
+    let dir: &'static TempDir = Box::leak(Box::new(TempDir::new("bench-our-authority")));
+    let (or_port, dir_port) = (ctor::free_port(), ctor::free_port());
+    let base = format!(
+        "Nickname ourauth\nAddress 127.0.0.1\nORPort 127.0.0.1:{or_port}\n\
+         DirPort 127.0.0.1:{dir_port}\nDataDirectory {}\nAuthoritativeDirectory 1\n\
+         V3AuthoritativeDirectory 1\nExitPolicy reject *:*\nContactInfo bench\n",
+        dir.path().join("auth").display()
+    );
+    let line = keygen_authority(&relay_config(&base)?).map_err(|e| e.to_string())?;
+    let config = relay_config(&format!(
+        "{base}TestingTorNetwork 1\n{line}\nTestingDirAuthVoteGuard *\n\
+         TestingDirAuthVoteHSDir *\nV3AuthVotingInterval 10\nV3AuthVoteDelay 2\n\
+         V3AuthDistDelay 2\n"
+    ))?;
+    let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?,
+    ));
+    let auth = rt
+        .block_on(start_authority_relay(config, RelayOptions::default()))
+        .map_err(|e| format!("our authority did not start: {e}"))?;
+    std::mem::forget(auth);
+    Ok((line, std::net::SocketAddr::from(([127, 0, 0, 1], dir_port))))
 }
 
 /// One client's running figures; `Err` once it failed (then it is not measured further).
@@ -238,8 +288,10 @@ fn ours_config(net: &CTorNet, data_dir: &Path) -> Result<ClientConfig, String> {
         "DataDirectory {}\nTestingTorNetwork 1\nSocksPort 0\nPathsNeededToBuildCircuits 0.25\n",
         data_dir.display()
     );
-    for l in net.dir_authority_lines() {
-        text.push_str(&l);
+    // Every authority the C tor processes trust: the harness's own, and ours (`--authority
+    // ours`), which `dir_authority_lines` does not list.
+    for l in &net.all_auth_lines {
+        text.push_str(l);
         text.push('\n');
     }
     let entries = parse_torrc(&text, "bench").map_err(|e| e.to_string())?;
@@ -453,7 +505,10 @@ fn main() {
     };
     println!(
         "network: {} authority ({:?}), {} relays ({} exits), ready in {:.1} s",
-        net.authorities().count(),
+        match o.authority {
+            AuthorityKind::CTor => net.authorities().count(),
+            AuthorityKind::Ours => 1,
+        },
         o.authority,
         net.role(Role::Relay).count() + net.role(Role::Exit).count(),
         o.exits,
